@@ -1,0 +1,434 @@
+"""Read a survey campaign from YAML text and check it, reporting every problem with file, line and field.
+
+The loader takes text, not a path, so the engine stays free of I/O; callers read the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.engine import callbacks
+from bot.engine.survey import (
+    CHOICE_TYPES,
+    END,
+    LANGUAGES,
+    Condition,
+    Option,
+    Question,
+    QuestionType,
+    Survey,
+    Text,
+)
+from bot.engine.yaml_lines import LineDict, LineList, YamlSyntaxError, parse
+
+SCHEMA_VERSION = 1
+MAX_MESSAGE = 4096
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+
+TOP_FIELDS = {"schema", "id", "version", "title", "intro", "closing", "cities", "questions"}
+QUESTION_FIELDS = {
+    "id", "type", "text", "required", "options", "min", "max", "integer", "low", "high",
+    "show_if", "next", "max_length",
+}
+OPTION_FIELDS = {"id", "label", "synonyms", "next"}
+CONDITION_FIELDS = {"question", "any_of", "min", "max"}
+
+YES_NO = (
+    Option("yes", Text("Oui", "Yes"),
+           ("oui", "ouais", "ouaip", "wi", "yes", "yeah", "yep", "ok", "d'accord", "dac", "grave")),
+    Option("no", Text("Non", "No"), ("non", "nan", "no", "nope", "nah", "pas du tout")),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class SurveyError(Exception):
+    """A survey file that cannot be used; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _Checker:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: list[Problem] = []
+
+    def report(self, line: int, field: str, message: str) -> None:
+        self.problems.append(Problem(self.filename, line, field, message))
+
+    # -- generic shapes ----------------------------------------------------------------------
+
+    def mapping(self, value: Any, line: int, field: str) -> LineDict | None:
+        if isinstance(value, LineDict):
+            for key, key_line in value.duplicate_keys:
+                self.report(key_line, _join(field, key), "duplicate key")
+            return value
+        self.report(line, field, f"expected a mapping, got {_describe(value)}")
+        return None
+
+    def unknown_fields(self, node: LineDict, allowed: set[str], field: str) -> None:
+        for key in node:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                self.report(node.key_lines[key], _join(field, key),
+                            f"unknown field (expected one of: {known})")
+
+    def text(self, node: LineDict, key: str, field: str, *, required: bool = True,
+             extra: int = 0) -> Text | None:
+        path = _join(field, key)
+        if key not in node:
+            if required:
+                self.report(node.line, path, "missing (needs French and English text)")
+            return None
+        value = node[key]
+        line = node.key_lines[key]
+        texts = self.mapping(value, line, path)
+        if texts is None:
+            return None
+        self.unknown_fields(texts, set(LANGUAGES), path)
+        found: dict[str, str] = {}
+        for language in LANGUAGES:
+            item = texts.get(language)
+            if item is None or (isinstance(item, str) and not item.strip()):
+                self.report(texts.key_lines.get(language, texts.line), _join(path, language),
+                            f"missing {LANGUAGE_NAMES[language]} translation")
+                continue
+            if not isinstance(item, str | int | float):
+                self.report(texts.key_lines[language], _join(path, language),
+                            f"expected text, got {_describe(item)}")
+                continue
+            found[language] = str(item).strip()
+            if len(found[language]) + extra > MAX_MESSAGE:
+                self.report(texts.key_lines[language], _join(path, language),
+                            f"message of {len(found[language]) + extra} characters is over "
+                            f"Telegram's {MAX_MESSAGE}")
+        if len(found) != len(LANGUAGES):
+            return None
+        return Text(fr=found["fr"], en=found["en"])
+
+    def identifier(self, node: LineDict, key: str, field: str) -> str | None:
+        path = _join(field, key)
+        if key not in node:
+            self.report(node.line, path, "missing")
+            return None
+        value = node[key]
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            self.report(node.key_lines[key], path,
+                        f"{value!r} is not a valid id (lower-case letters, digits, '-' or '_', "
+                        "at most 32 characters)")
+            return None
+        return value
+
+    def number(self, node: LineDict, key: str, field: str) -> float | None:
+        if key not in node:
+            return None
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.report(node.key_lines[key], _join(field, key),
+                        f"expected a number, got {_describe(value)}")
+            return None
+        return float(value)
+
+    def boolean(self, node: LineDict, key: str, field: str, default: bool) -> bool:
+        if key not in node:
+            return default
+        value = node[key]
+        if not isinstance(value, bool):
+            self.report(node.key_lines[key], _join(field, key),
+                        f"expected true or false, got {_describe(value)}")
+            return default
+        return value
+
+
+def load_survey(text: str, filename: str = "<survey>") -> Survey:
+    """Parse and validate a survey; raise SurveyError listing every problem found."""
+    checker = _Checker(filename)
+    try:
+        data = parse(text)
+    except YamlSyntaxError as exc:
+        raise SurveyError([Problem(filename, exc.line, "(file)", exc.message)]) from exc
+    root = checker.mapping(data, 1, "(file)")
+    if root is None:
+        raise SurveyError(checker.problems)
+    survey = _survey(checker, root, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    if checker.problems or survey is None:
+        raise SurveyError(checker.problems)
+    return survey
+
+
+def _survey(checker: _Checker, root: LineDict, source_hash: str) -> Survey | None:
+    checker.unknown_fields(root, TOP_FIELDS, "")
+    schema = root.get("schema")
+    if schema != SCHEMA_VERSION:
+        checker.report(root.key_lines.get("schema", root.line), "schema",
+                       f"unsupported schema {schema!r} (this version reads schema {SCHEMA_VERSION})")
+    survey_id = checker.identifier(root, "id", "")
+    version = root.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        checker.report(root.key_lines.get("version", root.line), "version",
+                       f"expected a whole number from 1, got {_describe(version)}")
+    title = checker.text(root, "title", "")
+    intro = checker.text(root, "intro", "")
+    closing = checker.text(root, "closing", "")
+    cities = _cities(checker, root)
+    questions = _questions(checker, root, survey_id or "x")
+    if (survey_id is None or title is None or intro is None or closing is None
+            or not isinstance(version, int) or questions is None):
+        return None
+    return Survey(survey_id, version, title, intro, closing, questions, source_hash, cities)
+
+
+def _cities(checker: _Checker, root: LineDict) -> tuple[str, ...]:
+    value = root.get("cities")
+    if value is None:
+        return ()
+    if not isinstance(value, LineList) or not all(isinstance(c, str) for c in value):
+        checker.report(root.key_lines["cities"], "cities", "expected a list of city ids")
+        return ()
+    return tuple(value)
+
+
+def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Question, ...] | None:
+    value = root.get("questions")
+    line = root.key_lines.get("questions", root.line)
+    if not isinstance(value, LineList) or not value:
+        checker.report(line, "questions", "expected a non-empty list of questions")
+        return None
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    for index, item in enumerate(value):
+        field = f"questions[{index}]"
+        node = checker.mapping(item, value.item_lines[index], field)
+        if node is None:
+            continue
+        question = _question(checker, node, field, survey_id)
+        if question is None:
+            continue
+        if question.id in seen:
+            checker.report(node.key_lines["id"], _join(field, "id"),
+                           f"duplicate question id {question.id!r} (first at line {seen[question.id]})")
+            continue
+        seen[question.id] = node.key_lines["id"]
+        lines[question.id] = node.line
+        questions.append(question)
+    _check_flow(checker, questions, lines)
+    return tuple(questions)
+
+
+def _question(checker: _Checker, node: LineDict, field: str, survey_id: str) -> Question | None:
+    checker.unknown_fields(node, QUESTION_FIELDS, field)
+    question_id = checker.identifier(node, "id", field)
+    raw_type = node.get("type")
+    qtype: QuestionType | None = None
+    try:
+        qtype = QuestionType(str(raw_type))
+    except ValueError:
+        known = ", ".join(t.value for t in QuestionType)
+        checker.report(node.key_lines.get("type", node.line), _join(field, "type"),
+                       f"unknown type {raw_type!r} (expected one of: {known})")
+    low = checker.text(node, "low", field, required=False)
+    high = checker.text(node, "high", field, required=False)
+    # The scale's end labels are sent in the same message as the question.
+    extra = len(low.fr if low else "") + len(high.fr if high else "") + 40
+    text = checker.text(node, "text", field, extra=extra)
+    required = checker.boolean(node, "required", field, False)
+    integer = checker.boolean(node, "integer", field, True)
+    low_bound = checker.number(node, "min", field)
+    high_bound = checker.number(node, "max", field)
+    if low_bound is not None and high_bound is not None and low_bound > high_bound:
+        checker.report(node.key_lines["min"], _join(field, "min"),
+                       f"min {low_bound:g} is above max {high_bound:g}")
+    max_length = node.get("max_length", 1000)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= 4000:
+        checker.report(node.key_lines.get("max_length", node.line), _join(field, "max_length"),
+                       "expected a whole number from 1 to 4000")
+        max_length = 1000
+    options = _options(checker, node, field, qtype, survey_id, question_id or "x")
+    condition = _condition(checker, node, field)
+    goto = node.get("next")
+    if goto is not None and not isinstance(goto, str):
+        checker.report(node.key_lines["next"], _join(field, "next"), "expected a question id or 'end'")
+        goto = None
+    if question_id is None or qtype is None or text is None or options is None:
+        return None
+    return Question(
+        id=question_id, type=qtype, text=text, required=required, options=options,
+        min=low_bound, max=high_bound, integer=integer, low_label=low, high_label=high,
+        show_if=condition, next=goto, max_length=max_length,
+    )
+
+
+def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType | None,
+             survey_id: str, question_id: str) -> tuple[Option, ...] | None:
+    raw = node.get("options")
+    path = _join(field, "options")
+    controls = (callbacks.SKIP, callbacks.BACK, callbacks.DONE)
+    if qtype not in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+        if raw is not None:
+            checker.report(node.key_lines["options"], path, f"a {qtype} question takes no options")
+        built: tuple[Option, ...] = ()
+        if qtype is QuestionType.YES_NO:
+            built = YES_NO
+        elif qtype is QuestionType.SCALE:
+            built = tuple(Option(str(n), Text(str(n), str(n))) for n in range(1, 6))
+        _check_payloads(checker, node.key_lines.get("id", node.line), _join(field, "id"), survey_id,
+                        question_id, [o.id for o in built] + list(controls))
+        return built
+    if not isinstance(raw, LineList) or not raw:
+        checker.report(node.key_lines.get("options", node.line), path,
+                       "a choice question needs a non-empty list of options")
+        return None
+    options: list[Option] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        opt_field = f"{path}[{index}]"
+        opt = checker.mapping(item, raw.item_lines[index], opt_field)
+        if opt is None:
+            continue
+        checker.unknown_fields(opt, OPTION_FIELDS, opt_field)
+        option_id = checker.identifier(opt, "id", opt_field)
+        label = checker.text(opt, "label", opt_field)
+        synonyms = _synonyms(checker, opt, opt_field)
+        goto = opt.get("next")
+        if goto is not None and not isinstance(goto, str):
+            checker.report(opt.key_lines["next"], _join(opt_field, "next"),
+                           "expected a question id or 'end'")
+            goto = None
+        if option_id is None:
+            continue
+        if option_id in seen:
+            checker.report(opt.key_lines["id"], _join(opt_field, "id"),
+                           f"duplicate option id {option_id!r} (first at line {seen[option_id]})")
+            continue
+        seen[option_id] = opt.key_lines["id"]
+        _check_payloads(checker, opt.key_lines["id"], _join(opt_field, "id"), survey_id,
+                        question_id, [option_id])
+        if label is not None:
+            options.append(Option(option_id, label, synonyms, goto))
+    _check_payloads(checker, node.key_lines.get("id", node.line), _join(field, "id"), survey_id,
+                    question_id, list(controls))
+    return tuple(options)
+
+
+def _synonyms(checker: _Checker, opt: LineDict, field: str) -> tuple[str, ...]:
+    raw = opt.get("synonyms")
+    if raw is None:
+        return ()
+    path = _join(field, "synonyms")
+    words: list[Any] = []
+    if isinstance(raw, LineDict):
+        checker.unknown_fields(raw, set(LANGUAGES), path)
+        for language in LANGUAGES:
+            words.extend(raw.get(language) or [])
+    elif isinstance(raw, LineList):
+        words = list(raw)
+    if not words or not all(isinstance(w, str) and w.strip() for w in words):
+        checker.report(opt.key_lines["synonyms"], path,
+                       "expected a list of words, or one list per language (fr:, en:)")
+        return ()
+    return tuple(w.strip() for w in words)
+
+
+def _condition(checker: _Checker, node: LineDict, field: str) -> Condition | None:
+    if "show_if" not in node:
+        return None
+    path = _join(field, "show_if")
+    cond = checker.mapping(node["show_if"], node.key_lines["show_if"], path)
+    if cond is None:
+        return None
+    checker.unknown_fields(cond, CONDITION_FIELDS, path)
+    target = cond.get("question")
+    if not isinstance(target, str):
+        checker.report(cond.line, _join(path, "question"), "missing the id of an earlier question")
+        return None
+    any_of = cond.get("any_of") or []
+    if not isinstance(any_of, list) or not all(isinstance(a, str) for a in any_of):
+        checker.report(cond.key_lines.get("any_of", cond.line), _join(path, "any_of"),
+                       "expected a list of option ids")
+        any_of = []
+    low = checker.number(cond, "min", path)
+    high = checker.number(cond, "max", path)
+    if not any_of and low is None and high is None:
+        checker.report(cond.line, path, "give any_of (option ids) or min/max (for numbers)")
+        return None
+    return Condition(target, tuple(any_of), low, high)
+
+
+def _check_payloads(checker: _Checker, line: int, field: str, survey_id: str, question_id: str,
+                    values: list[str]) -> None:
+    for value in values:
+        data = callbacks.answer(survey_id, question_id, value)
+        if not callbacks.fits(data):
+            checker.report(line, field,
+                           f"button data {data!r} is {len(data.encode())} bytes, over Telegram's "
+                           f"{callbacks.MAX_BYTES}: use shorter survey, question or option ids")
+            return
+
+
+def _check_flow(checker: _Checker, questions: list[Question], lines: dict[str, int]) -> None:
+    """Branches must point forward to a known question: that rules out dangling and cyclic flows."""
+    position = {q.id: i for i, q in enumerate(questions)}
+    for i, question in enumerate(questions):
+        field = f"questions[{i}]"
+        targets = [(question.next, _join(field, "next"))]
+        targets += [(o.next, _join(field, f"options.{o.id}.next")) for o in question.options]
+        for target, path in targets:
+            if target is None or target == END:
+                continue
+            if target not in position:
+                checker.report(lines[question.id], path,
+                               f"go-to {target!r} names no question of this survey")
+            elif position[target] <= i:
+                checker.report(lines[question.id], path,
+                               f"go-to {target!r} points back to an earlier question or itself, "
+                               "which would loop: branches may only go forward")
+        cond = question.show_if
+        if cond is None:
+            continue
+        path = _join(field, "show_if.question")
+        if cond.question not in position:
+            checker.report(lines[question.id], path,
+                           f"show_if names {cond.question!r}, which is no question of this survey")
+            continue
+        if position[cond.question] >= i:
+            checker.report(lines[question.id], path,
+                           f"show_if depends on {cond.question!r}, which is not asked before it")
+            continue
+        source = questions[position[cond.question]]
+        if cond.any_of and source.type not in CHOICE_TYPES:
+            checker.report(lines[question.id], _join(field, "show_if.any_of"),
+                           f"{cond.question!r} is a {source.type} question: use min/max")
+        for option_id in cond.any_of:
+            if source.option(option_id) is None:
+                checker.report(lines[question.id], _join(field, "show_if.any_of"),
+                               f"{cond.question!r} has no option {option_id!r}")
+
+
+def _join(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"

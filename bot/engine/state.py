@@ -1,0 +1,80 @@
+"""A conversation's state: plain data that serialises to JSON so any worker can continue it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+STATE_VERSION = 1
+
+
+class Phase(StrEnum):
+    NEW = "new"
+    LANGUAGE = "language"
+    CONSENT = "consent"
+    AGE = "age"
+    PARENTAL = "parental"
+    CITY = "city"
+    NEIGHBOURHOOD = "neighbourhood"
+    SURVEY = "survey"
+    IDLE = "idle"
+
+
+class Pending(StrEnum):
+    """A question about the conversation itself, asked on top of where the participant is."""
+
+    LANGUAGE = "language"
+    DELETE = "delete"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    language: str | None = None
+    phase: Phase = Phase.NEW
+    age_band: str | None = None
+    city: str | None = None
+    neighbourhood: str | None = None
+    campaign: str | None = None
+    campaign_version: int | None = None
+    question: str | None = None
+    # Questions answered or skipped in this campaign, in order: where /back goes.
+    history: tuple[str, ...] = ()
+    # This campaign's answers, for branching and for showing the previous answer on /back.
+    answers: dict[str, Any] = field(default_factory=dict)
+    # Options toggled so far on a multiple-choice question.
+    selection: tuple[str, ...] = ()
+    invalid_count: int = 0
+    pending: Pending | None = None
+    completed: tuple[str, ...] = ()
+    stopped: bool = False
+    last_seen: str | None = None
+
+    def evolve(self, **changes: Any) -> ConversationState:
+        return replace(self, **changes)
+
+    def seen_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.last_seen) if self.last_seen else None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["history"] = list(self.history)
+        data["selection"] = list(self.selection)
+        data["completed"] = list(self.completed)
+        data["phase"] = self.phase.value
+        data["pending"] = self.pending.value if self.pending else None
+        data["v"] = STATE_VERSION
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConversationState:
+        if data.get("v") != STATE_VERSION:
+            raise ValueError(f"conversation state version {data.get('v')!r} is not {STATE_VERSION}")
+        fields = {k: v for k, v in data.items() if k != "v"}
+        fields["phase"] = Phase(fields["phase"])
+        fields["pending"] = Pending(fields["pending"]) if fields.get("pending") else None
+        for name in ("history", "selection", "completed"):
+            fields[name] = tuple(fields.get(name) or ())
+        return cls(**fields)

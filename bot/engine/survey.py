@@ -1,0 +1,96 @@
+"""A survey campaign as the engine sees it: validated, immutable, bilingual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+
+# Where a go-to may lead besides another question.
+END = "end"
+
+
+class QuestionType(StrEnum):
+    SINGLE = "single_choice"
+    MULTIPLE = "multiple_choice"
+    SCALE = "scale"
+    YES_NO = "yes_no"
+    NUMBER = "number"
+    TEXT = "text"
+
+
+CHOICE_TYPES = frozenset({QuestionType.SINGLE, QuestionType.MULTIPLE, QuestionType.SCALE,
+                          QuestionType.YES_NO})
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text in every supported language."""
+
+    fr: str
+    en: str
+
+    def in_(self, language: str) -> str:
+        return self.en if language == "en" else self.fr
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: Text
+    synonyms: tuple[str, ...] = ()
+    # A go-to: the question this option leads to, or END.
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Show a question only when an earlier answer matches."""
+
+    question: str
+    any_of: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: QuestionType
+    text: Text
+    required: bool = False
+    options: tuple[Option, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    integer: bool = True
+    # For scales: what 1 and 5 mean.
+    low_label: Text | None = None
+    high_label: Text | None = None
+    show_if: Condition | None = None
+    next: str | None = None
+    max_length: int = 1000
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Survey:
+    id: str
+    version: int
+    title: Text
+    intro: Text
+    closing: Text
+    questions: tuple[Question, ...]
+    source_hash: str = ""
+    cities: tuple[str, ...] = field(default=())
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    def index(self, question_id: str) -> int:
+        for i, q in enumerate(self.questions):
+            if q.id == question_id:
+                return i
+        raise KeyError(question_id)
