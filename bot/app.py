@@ -1,0 +1,60 @@
+"""Assemble the application from config.yml and the environment: one place, used by every entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.campaigns import read_campaigns
+from bot.config import AppConfig, load_config
+from bot.engine.conversation import Context
+from bot.i18n import GettextCatalog
+from bot.language import choose_language
+from bot.service import Clock, ConversationService, Understand, utc_now
+from storage import db
+from storage import repositories as repo
+
+DEFAULT_CONFIG = Path("config.yml")
+
+
+@dataclass
+class App:
+    config: AppConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    context: Context
+    service: ConversationService
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = None, *,
+              clock: Clock = utc_now, understand: Understand | None = None,
+              new_id: Callable[[], str] = repo.new_participant_id) -> App:
+    """Read the configuration and campaigns, bring the database schema up to date, build the service."""
+    config = load_config(config_path)
+    campaigns = read_campaigns(config.campaigns, config_path.parent)
+    catalog = GettextCatalog()
+    context = Context(community=config.community(), campaigns=campaigns, catalog=catalog)
+    engine = db.make_engine(database_url or db.database_url())
+    db.upgrade(engine)
+    sessions = db.make_sessionmaker(engine)
+    register_campaigns(sessions, context, clock())
+    service = ConversationService(sessions, context, catalog, choose_language, clock=clock,
+                                  understand=understand, new_id=new_id)
+    return App(config, engine, sessions, context, service)
+
+
+def register_campaigns(sessions: sessionmaker[Session], context: Context, now: datetime) -> None:
+    """Keep each campaign version's definition beside its answers, so digests read answers right."""
+    with sessions.begin() as session:
+        for survey in context.campaigns:
+            definition = dataclasses.asdict(survey)
+            repo.upsert_campaign(session, survey.id, survey.version, definition, survey.source_hash, now)

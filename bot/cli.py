@@ -1,0 +1,130 @@
+"""youthvoice: one entry point for running, chatting, checking campaigns and managing the database."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import DEFAULT_CONFIG, build_app
+from bot.campaigns import read_survey
+from bot.channels.console import ConsoleChat, interface_language
+from bot.config import ConfigError, Secrets
+from bot.engine.loader import SurveyError
+from bot.i18n import CatalogMissingError
+from storage import db
+
+NO_TOKEN = """\
+YouthVoice needs a Telegram bot token to serve Telegram, and TELEGRAM_BOT_TOKEN is not set.
+
+To get one: open Telegram, talk to @BotFather, send /newbot, pick a name and a username ending in
+"bot", and copy the token it gives you. Then:
+
+    export TELEGRAM_BOT_TOKEN=123456:ABC...
+    youthvoice run                 # long polling
+    youthvoice run --webhook ...   # behind a public HTTPS address (see README)
+
+With a token, the bot answers young people on Telegram with the campaigns in config.yml and keeps
+their answers in the database ({database}).
+
+Meanwhile, try the same conversation in this terminal:
+
+    youthvoice chat
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (ConfigError, SurveyError, CatalogMissingError) as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="youthvoice", description=__doc__)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="the application's configuration (default: config.yml)")
+    parser.add_argument("--database", default=None,
+                        help="database URL (default: DATABASE_URL, else sqlite:///var/youthvoice.db)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--as", dest="user", default=None,
+                      help="who you are in the conversation (default: your login name)")
+    chat.add_argument("--language", choices=["fr", "en"], default=None,
+                      help="your interface language (default: from LANG)")
+    chat.set_defaults(func=cmd_chat)
+
+    run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
+    run.set_defaults(func=cmd_run)
+
+    campaign = commands.add_parser("campaign", help="work with survey campaign files")
+    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    check.add_argument("files", nargs="+", type=Path)
+    check.set_defaults(func=cmd_campaign_check)
+
+    database = commands.add_parser("db", help="manage the database")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    upgrade = database_commands.add_parser("upgrade", help="bring the schema up to date")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    app = build_app(args.config, args.database)
+    try:
+        user = args.user or getpass.getuser()
+        return ConsoleChat(app.service, user, args.language or interface_language()).run()
+    finally:
+        app.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    secrets = Secrets()
+    if secrets.telegram_token is None:
+        print(NO_TOKEN.format(database=args.database or db.database_url()), file=sys.stderr)
+        return 1
+    print("youthvoice: serving Telegram is not available in this version", file=sys.stderr)
+    return 1
+
+
+def cmd_campaign_check(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            survey = read_survey(path)
+        except SurveyError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem)
+            print(f"{path}: {len(exc.problems)} problem(s)")
+            continue
+        print(f"{path}: ok — {survey.id} v{survey.version}, {len(survey.questions)} questions")
+    return 1 if failed else 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    url = args.database or db.database_url()
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(engine)
+    finally:
+        engine.dispose()
+    print(f"database schema is up to date ({engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

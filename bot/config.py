@@ -1,0 +1,153 @@
+"""The application's configuration (config.yml): cities, councils, partners, campaigns, helplines.
+
+Secrets never live in the file: they come from the environment (see `Secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.engine.community import AgeBand, City, Community, Place
+from bot.engine.survey import Text
+
+ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class ConfigError(Exception):
+    """config.yml cannot be used; the message names the file and every faulty field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bilingual(_Model):
+    fr: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def text(self) -> Text:
+        return Text(fr=self.fr, en=self.en)
+
+
+class NeighbourhoodConfig(_Model):
+    id: str = Field(pattern=ID)
+    name: Bilingual
+
+
+class CityConfig(_Model):
+    id: str = Field(pattern=ID)
+    name: Bilingual
+    neighbourhoods: list[NeighbourhoodConfig] = []
+
+
+class AgeBandConfig(_Model):
+    id: str
+    min: int = Field(ge=10, le=30)
+    max: int = Field(ge=10, le=30)
+
+
+class PrivacyConfig(_Model):
+    notice_version: int = Field(ge=1)
+    contact_email: str
+
+
+class ConsentConfig(_Model):
+    digital_consent_age: int = Field(ge=10, le=18)
+
+
+class CouncilConfig(_Model):
+    id: str = Field(pattern=ID)
+    city: str
+    language: Literal["fr", "en"]
+    recipients: list[str] = Field(min_length=1)
+
+
+class PartnerConfig(_Model):
+    id: str = Field(pattern=ID)
+    name: str
+    cities: list[str]
+
+
+class Helpline(_Model):
+    name: str
+    contact: str
+
+
+class AppConfig(_Model):
+    version: Literal[1]
+    default_language: Literal["fr", "en"] = "fr"
+    privacy: PrivacyConfig
+    consent: ConsentConfig
+    age_bands: list[AgeBandConfig] = Field(min_length=1)
+    cities: list[CityConfig] = Field(min_length=1)
+    campaigns: list[str] = []
+    councils: list[CouncilConfig] = []
+    partners: list[PartnerConfig] = []
+    helplines: dict[Literal["fr", "en"], list[Helpline]] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppConfig:
+        city_ids = [c.id for c in self.cities]
+        if len(set(city_ids)) != len(city_ids):
+            raise ValueError("two cities share an id")
+        for band in self.age_bands:
+            if band.min > band.max:
+                raise ValueError(f"age band {band.id}: min {band.min} is above max {band.max}")
+        bands = sorted(self.age_bands, key=lambda b: b.min)
+        for before, after in zip(bands, bands[1:], strict=False):
+            if after.min != before.max + 1:
+                raise ValueError(f"age bands {before.id} and {after.id} leave a gap or overlap")
+        for council in self.councils:
+            if council.city not in city_ids:
+                raise ValueError(f"council {council.id} names unknown city {council.city!r}")
+        for partner in self.partners:
+            unknown = set(partner.cities) - set(city_ids)
+            if unknown:
+                raise ValueError(f"partner {partner.id} names unknown cities {sorted(unknown)}")
+        return self
+
+    def community(self) -> Community:
+        return Community(
+            cities=tuple(
+                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods))
+                for c in self.cities
+            ),
+            age_bands=tuple(AgeBand(b.id, b.min, b.max) for b in sorted(self.age_bands, key=lambda b: b.min)),
+            digital_consent_age=self.consent.digital_consent_age,
+            notice_version=self.privacy.notice_version,
+            privacy_contact=self.privacy.contact_email,
+            default_language=self.default_language,
+        )
+
+
+def load_config(path: Path) -> AppConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: {len(exc.errors())} problem(s):"]
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "(file)"
+            lines.append(f"  {where}: {error['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+class Secrets:
+    """What must never be written in config.yml."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        source = os.environ if env is None else env
+        self.telegram_token = source.get("TELEGRAM_BOT_TOKEN") or None
+        self.webhook_secret = source.get("TELEGRAM_WEBHOOK_SECRET") or None
+        self.rasa_url = source.get("RASA_URL") or None

@@ -1,0 +1,169 @@
+"""The one place that orders a turn: understand -> load state -> language -> step -> save -> reply.
+
+Everything a turn stores (state, answers, consents, profile, the handled-message mark) is written in
+one transaction, before any reply is sent: a reply that fails to go out never loses an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine.conversation import Context, step
+from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
+from bot.engine.state import ConversationState
+from bot.engine.texts import Catalog
+from bot.engine.understanding import Understanding
+from bot.privacy import describe_data
+from storage import repositories as repo
+from storage.errors import ConcurrentUpdateError
+from storage.records import AnswerIn
+
+log = logging.getLogger(__name__)
+
+# A conflict means another worker handled a message of the same chat at the same moment: retry.
+MAX_ATTEMPTS = 5
+
+Clock = Callable[[], datetime]
+# (conversation language, interface language, text) -> language for this message, or None to keep.
+LanguageChooser = Callable[[str | None, str | None, str], str | None]
+Understand = Callable[[str], Awaitable[Understanding | None]]
+
+ERASING_EVENTS = {EventType.CONSENT_REFUSED, EventType.NOT_ELIGIBLE, EventType.ERASURE_CONFIRMED}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Turn:
+    outbound: tuple[Outbound, ...]
+    acknowledgement: str | None = None
+    # The message had been handled before (a redelivery): nothing was changed or sent.
+    duplicate: bool = False
+    stopped: bool = False
+    answers: tuple[AnswerRecord, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+class ConversationService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        context: Context,
+        catalog: Catalog,
+        choose_language: LanguageChooser,
+        clock: Clock = utc_now,
+        understand: Understand | None = None,
+        new_id: Callable[[], str] = repo.new_participant_id,
+    ) -> None:
+        self.sessions = sessions
+        self.context = context
+        self.catalog = catalog
+        self.choose_language = choose_language
+        self.clock = clock
+        self.understand = understand
+        self.new_id = new_id
+
+    async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
+                           message_key: str | None = None,
+                           interface_language: str | None = None) -> Turn:
+        """The turn for async channels: the NLU call happens before any database connection is held."""
+        if inbound.kind is InboundKind.TEXT and self.understand is not None:
+            understanding = await self.understand(inbound.text)
+            inbound = replace(inbound, understanding=understanding, understood=understanding is not None)
+        elif inbound.kind is InboundKind.TEXT:
+            inbound = replace(inbound, understood=False)
+        return await asyncio.to_thread(self.handle, channel, external_id, inbound,
+                                       message_key=message_key, interface_language=interface_language)
+
+    def handle(self, channel: str, external_id: str, inbound: Inbound, *,
+               message_key: str | None = None, interface_language: str | None = None) -> Turn:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return self._turn(channel, external_id, inbound, message_key, interface_language)
+            except ConcurrentUpdateError:
+                log.info("conversation %s:%s changed under turn (attempt %d), retrying",
+                         channel, external_id, attempt)
+        raise ConcurrentUpdateError(f"{channel}:{external_id}: gave up after {MAX_ATTEMPTS} attempts")
+
+    def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
+              interface_language: str | None) -> Turn:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            participant = repo.get_or_create_participant(session, channel, external_id, now,
+                                                         new_id=self.new_id)
+            if message_key is not None and not repo.mark_handled(session, channel, message_key,
+                                                                 participant.id, now):
+                return Turn((), duplicate=True)
+            stored = repo.load_state(session, participant.id)
+            state = ConversationState.from_json(stored.data) if stored else ConversationState()
+            language = self.choose_language(state.language, interface_language,
+                                            inbound.text if inbound.kind is InboundKind.TEXT else "")
+            result = step(self.context, state, replace(inbound, language=language, now=now))
+            extra = self._apply(session, participant.id, result, now)
+            if not any(result.has(e) for e in ERASING_EVENTS):
+                repo.save_state(session, participant.id, result.state.to_json(),
+                                stored.version if stored else None, now)
+        return Turn(result.outbound + extra, result.acknowledgement, stopped=result.state.stopped,
+                    answers=result.answers, events=result.events)
+
+    def _apply(self, session: Session, participant_id: str, result: Step,
+               now: datetime) -> tuple[Outbound, ...]:
+        """Carry the turn's answers and events into storage; return any reply built from storage."""
+        for answer in result.answers:
+            repo.save_answer(session, AnswerIn(
+                participant_id=participant_id, campaign_id=answer.campaign_id,
+                campaign_version=answer.campaign_version, question_id=answer.question_id,
+                option_ids=list(answer.option_ids) if answer.option_ids is not None else None,
+                number=answer.number, text=answer.text, skipped=answer.skipped,
+                language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
+                topic_confidence=answer.topic_confidence,
+                understanding_pending=answer.understanding_pending,
+            ))
+        extra: list[Outbound] = []
+        for event in result.events:
+            data = event.data
+            if event.type is EventType.CONSENT_GIVEN:
+                repo.record_consent(session, participant_id, data["kind"], True, data["age_band"],
+                                    data["notice_version"], now)
+            elif event.type is EventType.PROFILE_UPDATED:
+                repo.update_profile(session, participant_id, **data)
+            elif event.type is EventType.LANGUAGE_CHANGED:
+                repo.update_profile(session, participant_id, language=data["language"])
+            elif event.type is EventType.PARTICIPANT_STOPPED:
+                repo.set_stopped(session, participant_id, True, now)
+            elif event.type is EventType.PARTICIPANT_RESUMED:
+                repo.set_stopped(session, participant_id, False, now)
+            elif event.type in ERASING_EVENTS:
+                repo.erase_participant(session, participant_id)
+            elif event.type is EventType.DATA_REQUESTED:
+                language = result.state.language or self.context.community.default_language
+                data_held = repo.participant_data(session, participant_id)
+                extra.append(Outbound(describe_data(data_held, language, self.catalog,
+                                                    self.context)))
+        return tuple(extra)
+
+    def mark_stopped(self, channel: str, external_id: str) -> None:
+        """The channel says the participant can no longer be reached (e.g. they blocked the bot)."""
+        now = self.clock()
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                with self.sessions.begin() as session:
+                    participant = repo.find_participant(session, channel, external_id)
+                    if participant is None:
+                        return
+                    repo.set_stopped(session, participant.id, True, now)
+                    stored = repo.load_state(session, participant.id)
+                    if stored is not None:
+                        state = ConversationState.from_json(stored.data).evolve(stopped=True)
+                        repo.save_state(session, participant.id, state.to_json(), stored.version, now)
+                return
+            except ConcurrentUpdateError:
+                continue

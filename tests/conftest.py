@@ -1,0 +1,19 @@
+"""Fixtures shared by the whole suite; servers are started once per session, on loopback only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.postgres import db_url, postgres_url
+
+__all__ = ["db_url", "postgres_url"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden transcripts from what the bot does now")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
