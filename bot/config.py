@@ -5,6 +5,7 @@ Secrets never live in the file: they come from the environment (see `Secrets`).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,7 +101,7 @@ class AppConfig(_Model):
             if band.min > band.max:
                 raise ValueError(f"age band {band.id}: min {band.min} is above max {band.max}")
         bands = sorted(self.age_bands, key=lambda b: b.min)
-        for before, after in zip(bands, bands[1:], strict=False):
+        for before, after in itertools.pairwise(bands):
             if after.min != before.max + 1:
                 raise ValueError(f"age bands {before.id} and {after.id} leave a gap or overlap")
         for council in self.councils:

@@ -26,12 +26,12 @@ def interface_language(env: dict[str, str] | None = None) -> str | None:
 
 class ConsoleChat:
     def __init__(self, service: ConversationService, user: str, language: str | None,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+                 stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.service = service
         self.user = user
         self.language = language
-        self.stdin = stdin
-        self.stdout = stdout
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
         self.choices: tuple[Choice, ...] = ()
         # On a question that wants typed input, buttons are '#n' so that '3' stays an answer.
         self.prefix = ""

@@ -167,7 +167,7 @@ def load_survey(text: str, filename: str = "<survey>") -> Survey:
         raise SurveyError(checker.problems)
     survey = _survey(checker, root, hashlib.sha256(text.encode("utf-8")).hexdigest())
     if checker.problems or survey is None:
-        raise SurveyError(checker.problems)
+        raise SurveyError(sorted(checker.problems, key=lambda p: p.line))
     return survey
 
 
@@ -211,7 +211,8 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
         return None
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    lines: dict[str, int] = {}
+    # Where each kept question stands in the file, for messages after duplicates were dropped.
+    places: dict[str, tuple[int, int]] = {}
     for index, item in enumerate(value):
         field = f"questions[{index}]"
         node = checker.mapping(item, value.item_lines[index], field)
@@ -225,9 +226,9 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
                            f"duplicate question id {question.id!r} (first at line {seen[question.id]})")
             continue
         seen[question.id] = node.key_lines["id"]
-        lines[question.id] = node.line
+        places[question.id] = (index, node.line)
         questions.append(question)
-    _check_flow(checker, questions, lines)
+    _check_flow(checker, questions, places)
     return tuple(questions)
 
 
@@ -358,7 +359,10 @@ def _condition(checker: _Checker, node: LineDict, field: str) -> Condition | Non
         checker.report(cond.line, _join(path, "question"), "missing the id of an earlier question")
         return None
     any_of = cond.get("any_of") or []
-    if not isinstance(any_of, list) or not all(isinstance(a, str) for a in any_of):
+    if isinstance(any_of, list):
+        # YAML reads a bare yes/no as a boolean; for yes/no questions that is what the author meant.
+        any_of = [("yes" if a else "no") if isinstance(a, bool) else a for a in any_of]
+    if not isinstance(any_of, list) or not all(isinstance(a, str | int) for a in any_of):
         checker.report(cond.key_lines.get("any_of", cond.line), _join(path, "any_of"),
                        "expected a list of option ids")
         any_of = []
@@ -367,7 +371,7 @@ def _condition(checker: _Checker, node: LineDict, field: str) -> Condition | Non
     if not any_of and low is None and high is None:
         checker.report(cond.line, path, "give any_of (option ids) or min/max (for numbers)")
         return None
-    return Condition(target, tuple(any_of), low, high)
+    return Condition(target, tuple(str(a) for a in any_of), low, high)
 
 
 def _check_payloads(checker: _Checker, line: int, field: str, survey_id: str, question_id: str,
@@ -381,11 +385,13 @@ def _check_payloads(checker: _Checker, line: int, field: str, survey_id: str, qu
             return
 
 
-def _check_flow(checker: _Checker, questions: list[Question], lines: dict[str, int]) -> None:
+def _check_flow(checker: _Checker, questions: list[Question],
+                places: dict[str, tuple[int, int]]) -> None:
     """Branches must point forward to a known question: that rules out dangling and cyclic flows."""
     position = {q.id: i for i, q in enumerate(questions)}
+    lines = {question_id: line for question_id, (_, line) in places.items()}
     for i, question in enumerate(questions):
-        field = f"questions[{i}]"
+        field = f"questions[{places[question.id][0]}]"
         targets = [(question.next, _join(field, "next"))]
         targets += [(o.next, _join(field, f"options.{o.id}.next")) for o in question.options]
         for target, path in targets:

@@ -22,7 +22,9 @@ _NUMBER_WORDS = {
 
 def normalize(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form: 'Vélo !' and 'velo' compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).casefold())
+    # Compatibility forms (ｆｕｌｌ-width, 𝙼𝚊𝚝𝚑) fold before case, and case folding may expose more.
+    folded = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     words = _NON_WORD.sub(" ", stripped.replace("'", " ")).split()
     return " ".join(words)

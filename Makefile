@@ -1,0 +1,53 @@
+# Two commands matter: `make chat` (talk to the bot in this terminal, embedded defaults) and
+# `make test` (the whole suite with its real servers). Everything else is what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard bot/locale/*/LC_MESSAGES/youthvoice.po))
+
+.PHONY: chat run install test lint system-deps catalogs bench
+
+chat: install
+	$(BIN)/youthvoice chat
+
+run: install
+	$(BIN)/youthvoice run
+
+install: $(VENV)/.installed $(CATALOGS)
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "YouthVoice needs Python 3.11 (found $(PYTHON)); set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+bot/locale/%/LC_MESSAGES/youthvoice.mo: bot/locale/%/LC_MESSAGES/youthvoice.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ -l $*
+
+# Re-extract the bot's texts and merge new ones into each language's catalog (then translate them).
+catalogs: install
+	$(BIN)/pybabel extract --no-default-keywords -k tr -k N_ -k both -k gettext:2 --no-location \
+		--omit-header --sort-output -o bot/locale/youthvoice.pot bot
+	$(BIN)/pybabel update -i bot/locale/youthvoice.pot -d bot/locale -D youthvoice --no-location \
+		--omit-header --width 100
+	$(MAKE) install
+
+# PostgreSQL (Debian's package) for the storage suite; node and npm for the Telegram emulator.
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v npm >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install system-deps lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/turn.py

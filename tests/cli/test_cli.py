@@ -1,0 +1,70 @@
+"""The youthvoice command: terminal chat that resumes, campaign checks, guidance without a token."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = ROOT / "tests" / "engine" / "data" / "broken_survey.yml"
+
+
+def chat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database: str,
+         lines: list[str]) -> str:
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
+    code = main(["--config", str(ROOT / "config.yml"), "--database", database, "chat", "--as", "zoe",
+                 "--language", "fr"])
+    assert code == 0
+    return capsys.readouterr().out
+
+
+def test_terminal_chat_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'chat.db'}"
+    first = chat(monkeypatch, capsys, database, ["3", "1", "1", "1", "3"])
+    assert "[1] Moins de 13 ans" in first
+    assert "Comment te déplaces-tu le plus souvent en ville ?" in first
+    assert "✓ Bus, tram ou métro" in first
+    second = chat(monkeypatch, capsys, database, ["1", "#1"])
+    assert "Re-bonjour ! On reprend là où tu t'es arrêté·e." in second
+    assert "Qu'est-ce qui te gêne le plus" in second.split("Re-bonjour")[1]
+    assert "D'abord, quel âge as-tu ?" not in second
+
+
+def test_a_number_question_takes_typed_numbers_and_hash_buttons(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'chat.db'}"
+    out = chat(monkeypatch, capsys, database,
+               ["4", "1", "1", "1", "1", "6", "7", "3", "3", "1", "#1", "1", "12"])
+    assert "[#1] ⬅ Retour" in out
+    assert "✓ 12" in out
+    assert out.count("Combien de jours par mois") == 2
+
+
+def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["campaign", "check", str(BROKEN), str(ROOT / "surveys" / "my-city.yml")]) == 1
+    out = capsys.readouterr().out
+    assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
+    assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
+    assert "my-city.yml: ok — my-city v1, 10 questions" in out
+
+
+def test_run_without_a_token_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["--database", "sqlite://", "run"]) == 1
+    err = capsys.readouterr().err
+    assert "@BotFather" in err and "youthvoice chat" in err
+
+
+def test_a_broken_configuration_is_reported_not_raised(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("version: 1\ncities: []\n", encoding="utf-8")
+    assert main(["--config", str(config), "--database", "sqlite://", "chat"]) == 2
+    err = capsys.readouterr().err
+    assert "privacy: Field required" in err and "cities: List should have at least 1 item" in err

@@ -1,0 +1,151 @@
+"""The service on SQLite and PostgreSQL: one transaction per turn, dedupe, concurrency, erasure."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bot.app import App, build_app
+from bot.channels.collecting import CollectingChannel
+from bot.engine.messages import EventType, Inbound
+from storage.models import Answer, ChannelIdentity, ConsentRecord, Participant
+
+ROOT = Path(__file__).resolve().parents[2]
+ONBOARDING = ["18-20", "Yes, I agree", "Lyon", "Vaise"]
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 5, 4, 18, 0, tzinfo=UTC)
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            self.now += timedelta(seconds=1)
+            return self.now
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[App]:
+    app = build_app(ROOT / "config.yml", db_url, clock=StepClock())
+    yield app
+    app.close()
+
+
+def onboard(channel: CollectingChannel, user: str) -> None:
+    channel.say(user, "/start", "en")
+    for label in ONBOARDING:
+        channel.press(user, label, "en")
+
+
+def count(app: App, model: type) -> int:
+    with app.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_turn_stores_consent_profile_and_answer(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "ana")
+    turn = channel.press("ana", "On foot", "en")
+    assert turn.acknowledgement == "On foot"
+    with app.sessions() as session:
+        participant = session.scalars(select(Participant)).one()
+        assert (participant.age_band, participant.city, participant.neighbourhood, participant.language) == (
+            "18-20", "lyon", "vaise", "en")
+        answer = session.scalars(select(Answer)).one()
+        assert (answer.question_id, answer.option_ids, answer.language) == ("getting_around", ["walk"], "en")
+        assert answer.participant_id == participant.id
+        consent = session.scalars(select(ConsentRecord)).one()
+        assert (consent.kind, consent.granted, consent.age_band) == ("participation", True, "18-20")
+        identity = session.scalars(select(ChannelIdentity)).one()
+        assert identity.external_id == "ana" and identity.participant_id == participant.id
+
+
+def test_a_message_delivered_twice_is_handled_once(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "ben")
+    press = Inbound.button(channel.choice("ben", "On foot").data, app.service.clock())
+    first = app.service.handle("test", "ben", press, message_key="update-41")
+    again = app.service.handle("test", "ben", press, message_key="update-41")
+    assert first.answers and not first.duplicate
+    assert again.duplicate and again.outbound == ()
+    assert count(app, Answer) == 1
+
+
+def test_going_back_replaces_the_stored_answer(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "cleo")
+    channel.press("cleo", "On foot", "en")
+    channel.press("cleo", "⬅ Back", "en")
+    channel.press("cleo", "Bike or scooter", "en")
+    with app.sessions() as session:
+        assert session.scalars(select(Answer.option_ids)).all() == [["bike"]]
+
+
+def test_two_workers_on_one_conversation_never_lose_an_update(app: App, db_url: str) -> None:
+    """Two service instances (as two processes would) race on the same participant."""
+    other = build_app(ROOT / "config.yml", db_url, clock=StepClock())
+    try:
+        channel = CollectingChannel(app.service)
+        onboard(channel, "dan")
+        channel.press("dan", "On foot", "en")
+        toggles = [c.data for c in channel.sent["dan"][-1].choices if "~" not in c.data]
+        services = [app.service, other.service]
+
+        def toggle(index: int) -> None:
+            inbound = Inbound.button(toggles[index], services[0].clock())
+            services[index % 2].handle("test", "dan", inbound, message_key=f"t{index}")
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(toggle, range(len(toggles))))
+        # Each option toggled once, by either worker: all of them end up selected.
+        done = channel.press("dan", "Done ✔", "en")
+        stored = done.answers[0].option_ids
+        assert stored is not None and sorted(stored) == sorted(d.split(":")[-1] for d in toggles)
+    finally:
+        other.close()
+
+
+def test_erasure_removes_everything_about_one_participant_only(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "eve")
+    channel.press("eve", "On foot", "en")
+    onboard(channel, "fay")
+    channel.press("fay", "Other", "en")
+    channel.say("eve", "/delete", "en")
+    turn = channel.press("eve", "Yes, delete everything", "en")
+    assert any(e.type is EventType.ERASURE_CONFIRMED for e in turn.events)
+    with app.sessions() as session:
+        assert session.scalars(select(ChannelIdentity.external_id)).all() == ["fay"]
+        assert len(session.scalars(select(Answer)).all()) == 1
+        assert len(session.scalars(select(ConsentRecord)).all()) == 1
+
+
+def test_refusing_consent_keeps_nothing(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    channel.say("gil", "/start", "en")
+    channel.press("gil", "15-17", "en")
+    channel.press("gil", "No thanks", "en")
+    assert count(app, Participant) == 0
+    assert count(app, ChannelIdentity) == 0
+
+
+def test_a_failed_save_changes_nothing_and_the_retry_goes_through(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "hal")
+    data = channel.choice("hal", "On foot").data
+    with app.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE answers RENAME TO answers_away"))
+    with pytest.raises(Exception, match="answers"):
+        app.service.handle("test", "hal", Inbound.button(data, app.service.clock()), message_key="m1")
+    with app.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE answers_away RENAME TO answers"))
+    retried = app.service.handle("test", "hal", Inbound.button(data, app.service.clock()), message_key="m1")
+    assert not retried.duplicate and retried.answers
+    assert count(app, Answer) == 1
