@@ -103,7 +103,8 @@ def expectation(turn: Turn) -> dict[str, Any]:
         out["ack"] = turn.acknowledgement
     out["bot"] = [
         {"text": m.text, "buttons": [c.label for c in m.choices], **({"replace": True} if m.replace else {})}
-        if m.choices else m.text
+        if m.choices
+        else m.text
         for m in turn.outbound
     ]
     if turn.answers:
@@ -150,12 +151,12 @@ def run_transcript(path: Path, config: Path, database_url: str, update: bool) ->
                 continue
             expected = {k: v for k, v in turn.items() if k not in INPUT_KEYS}
             if expected != got:
-                differences.append(
-                    f"turn {index + 1} ({inputs}):\n  expected: {expected}\n  got:      {got}")
+                differences.append(f"turn {index + 1} ({inputs}):\n  expected: {expected}\n  got:      {got}")
     finally:
         runner.app.close()
     if update:
         header = "".join(line + "\n" for line in source.splitlines() if line.startswith("#"))
-        path.write_text(header + yaml.safe_dump(script, allow_unicode=True, sort_keys=False, width=100),
-                        encoding="utf-8")
+        path.write_text(
+            header + yaml.safe_dump(script, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8"
+        )
     return differences

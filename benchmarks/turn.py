@@ -1,0 +1,94 @@
+"""One conversation turn through the service (dedupe, load state, step, save, answers), per backend.
+
+Each measured turn is a button press: alternately an answer ("On foot", stored) and "Back" (state
+only), by several participants in turn, each with a fresh message key, as Telegram would deliver them.
+
+    .venv/bin/python benchmarks/turn.py [--turns 2000] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build_app  # noqa: E402
+from bot.channels.collecting import CollectingChannel  # noqa: E402
+from bot.engine.messages import Inbound  # noqa: E402
+from tests.support.postgres import temporary_postgres  # noqa: E402
+
+PARTICIPANTS = 20
+
+
+def measure(url: str, turns: int) -> dict[str, float]:
+    app = build_app(ROOT / "config.yml", url)
+    try:
+        channel = CollectingChannel(app.service)
+        users = [f"bench-{i}" for i in range(PARTICIPANTS)]
+        for user in users:
+            channel.say(user, "/start", "en")
+            for label in ("18-20", "Yes, I agree", "Lyon", "Vaise"):
+                channel.press(user, label, "en")
+        answer = channel.choice(users[0], "On foot").data
+        back = "q:my-city:transport_problem:~back"
+        answer_times: list[float] = []
+        back_times: list[float] = []
+        started = time.perf_counter()
+        for i in range(turns):
+            user = users[i % PARTICIPANTS]
+            is_answer = (i // PARTICIPANTS) % 2 == 0
+            inbound = Inbound.button(answer if is_answer else back, app.service.clock())
+            before = time.perf_counter()
+            turn = app.service.handle("bench", user, inbound, message_key=f"{user}:{i}",
+                                      interface_language="en")
+            elapsed = (time.perf_counter() - before) * 1000
+            assert turn.outbound and not turn.duplicate
+            (answer_times if is_answer else back_times).append(elapsed)
+        total = time.perf_counter() - started
+    finally:
+        app.close()
+    everything = answer_times + back_times
+    return {
+        "answer_median_ms": statistics.median(answer_times),
+        "answer_p95_ms": percentile(answer_times, 95),
+        "all_median_ms": statistics.median(everything),
+        "all_p95_ms": percentile(everything, 95),
+        "turns_per_s": turns / total,
+    }
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=2000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    print(f"{args.turns} button turns, {PARTICIPANTS} participants, one process, one thread")
+    print(f"{'backend':<12}{'answer median':>15}{'answer p95':>12}{'all median':>12}{'all p95':>10}"
+          f"{'turns/s':>10}")
+    with ExitStack() as stack:
+        backends: list[tuple[str, str]] = []
+        if args.backend in ("sqlite", "both"):
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            backends.append(("sqlite", f"sqlite:///{folder}/bench.db"))
+        if args.backend in ("postgresql", "both"):
+            backends.append(("postgresql", stack.enter_context(temporary_postgres())))
+        for name, url in backends:
+            r = measure(url, args.turns)
+            print(f"{name:<12}{r['answer_median_ms']:>12.2f} ms{r['answer_p95_ms']:>9.2f} ms"
+                  f"{r['all_median_ms']:>9.2f} ms{r['all_p95_ms']:>7.2f} ms{r['turns_per_s']:>10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
