@@ -9,9 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from telegram import Update
+
 from bot.app import DEFAULT_CONFIG, build_app
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
+from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
@@ -67,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument("--webhook", action="store_true",
+                     help="receive updates on a web server instead of long polling")
+    run.add_argument("--listen", default="127.0.0.1", help="webhook: address to listen on")
+    run.add_argument("--port", type=int, default=8443, help="webhook: port to listen on")
+    run.add_argument("--url", default=None,
+                     help="webhook: the public HTTPS address Telegram posts to (default: none, "
+                          "for a webhook set elsewhere, e.g. by another worker)")
+    run.add_argument("--path", default="telegram", help="webhook: the URL path to serve")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
@@ -96,8 +107,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     if secrets.telegram_token is None:
         print(NO_TOKEN.format(database=args.database or db.database_url()), file=sys.stderr)
         return 1
-    print("youthvoice: serving Telegram is not available in this version", file=sys.stderr)
-    return 1
+    if args.webhook and secrets.webhook_secret is None:
+        print("youthvoice: webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters: A-Z, a-z, "
+              "0-9, _ and -): Telegram sends it with every update and other requests are refused.",
+              file=sys.stderr)
+        return 2
+    app = build_app(args.config, args.database)
+    try:
+        channel = TelegramChannel(app.service, app.context.catalog)
+        application = build_application(channel, secrets.telegram_token,
+                                        base_url=secrets.telegram_api_url)
+        if args.webhook:
+            application.run_webhook(listen=args.listen, port=args.port, url_path=args.path,
+                                    secret_token=secrets.webhook_secret, webhook_url=args.url,
+                                    allowed_updates=Update.ALL_TYPES)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        app.close()
+    return 0
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:

@@ -152,3 +152,5 @@ class Secrets:
         self.telegram_token = source.get("TELEGRAM_BOT_TOKEN") or None
         self.webhook_secret = source.get("TELEGRAM_WEBHOOK_SECRET") or None
         self.rasa_url = source.get("RASA_URL") or None
+        # Another Bot API server (a local one, or a test emulator) instead of Telegram's.
+        self.telegram_api_url = source.get("TELEGRAM_API_URL") or None

@@ -116,6 +116,10 @@ class _Turn:
             self.button(self.inbound.data)
         elif kind is InboundKind.TEXT:
             self.text(self.inbound.text)
+        elif kind is InboundKind.EDITED:
+            if not self.state.stopped:
+                self.say(self.tr("I can't take edited messages into account. To change your "
+                                 "previous answer, send /back."))
         else:
             self.unsupported()
         return Step(self.state, tuple(self.outbound), tuple(self.answers), tuple(self.events),

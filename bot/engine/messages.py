@@ -17,6 +17,8 @@ class InboundKind(StrEnum):
     COMMAND = "command"
     # Anything the bot cannot read: sticker, photo, voice note, location, contact...
     UNSUPPORTED = "unsupported"
+    # A participant edited a message they had sent: the answer it gave stands.
+    EDITED = "edited"
 
 
 @dataclass(frozen=True)
