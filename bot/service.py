@@ -97,11 +97,13 @@ class ConversationService:
               interface_language: str | None) -> Turn:
         now = self.clock()
         with self.sessions.begin() as session:
-            participant = repo.get_or_create_participant(session, channel, external_id, now,
-                                                         new_id=self.new_id)
-            if message_key is not None and not repo.mark_handled(session, channel, message_key,
-                                                                 participant.id, now):
+            known = repo.find_participant(session, channel, external_id)
+            # Checked before anyone is created: a redelivered /delete must not bring the person back.
+            if message_key is not None and not repo.mark_handled(
+                    session, channel, message_key, known.id if known else None, now):
                 return Turn((), duplicate=True)
+            participant = known or repo.get_or_create_participant(session, channel, external_id, now,
+                                                                  new_id=self.new_id)
             stored = repo.load_state(session, participant.id)
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
             language = self.choose_language(state.language, interface_language,
@@ -111,6 +113,10 @@ class ConversationService:
             if not any(result.has(e) for e in ERASING_EVENTS):
                 repo.save_state(session, participant.id, result.state.to_json(),
                                 stored.version if stored else None, now)
+            elif message_key is not None:
+                # The erasure took this message's mark with it; keep it, tied to no one, so a
+                # redelivery does not start a new conversation.
+                repo.mark_handled(session, channel, message_key, None, now)
         return Turn(result.outbound + extra, result.acknowledgement, stopped=result.state.stopped,
                     answers=result.answers, events=result.events)
 

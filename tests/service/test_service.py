@@ -119,8 +119,10 @@ def test_erasure_removes_everything_about_one_participant_only(app: App) -> None
     onboard(channel, "fay")
     channel.press("fay", "Other", "en")
     channel.say("eve", "/delete", "en")
-    turn = channel.press("eve", "Yes, delete everything", "en")
+    confirm = Inbound.button(channel.choice("eve", "Yes, delete everything").data, app.service.clock())
+    turn = app.service.handle("test", "eve", confirm, message_key="erase-1")
     assert any(e.type is EventType.ERASURE_CONFIRMED for e in turn.events)
+    assert app.service.handle("test", "eve", confirm, message_key="erase-1").duplicate
     with app.sessions() as session:
         assert session.scalars(select(ChannelIdentity.external_id)).all() == ["fay"]
         assert len(session.scalars(select(Answer)).all()) == 1

@@ -1,0 +1,157 @@
+"""Database tables.
+
+Identities (which chat belongs to whom) live apart from everything else: answers,
+consents and conversation state only know the pseudonymous participant id, so an
+export of answers never carries a Telegram chat id.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import FreeText, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CONSENT_KINDS = ("participation", "parental")
+
+PARTICIPANT_ID_LENGTH = 32
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _participant_fk(*, nullable: bool = False, primary_key: bool = False, index: bool = False) -> Mapped[Any]:
+    # ON DELETE CASCADE lets the database itself guarantee that erasing a participant
+    # leaves nothing of theirs behind.
+    return mapped_column(
+        String(PARTICIPANT_ID_LENGTH),
+        ForeignKey("participants.id", ondelete="CASCADE"),
+        nullable=nullable,
+        primary_key=primary_key,
+        index=index,
+    )
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[str] = mapped_column(String(PARTICIPANT_ID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String)
+    age_band: Mapped[str | None] = mapped_column(String)
+    city: Mapped[str | None] = mapped_column(String)
+    neighbourhood: Mapped[str | None] = mapped_column(String)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelIdentity(Base):
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String)
+    external_id: Mapped[str] = mapped_column(String)
+    participant_id: Mapped[str] = _participant_fk(index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentRecord(Base):
+    """One consent decision; rows are only ever added, so the history stays provable."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in CONSENT_KINDS) + ")", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = _participant_fk(index=True)
+    kind: Mapped[str] = mapped_column(String)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    age_band: Mapped[str | None] = mapped_column(String)
+    notice_version: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConversationState(Base):
+    __tablename__ = "conversation_states"
+
+    participant_id: Mapped[str] = _participant_fk(primary_key=True)
+    # Plain JSON rather than JSONB: the state is read and written whole, and JSON keeps
+    # numbers exactly as written (JSONB turns 1e+20 into an integer).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_hash: Mapped[str] = mapped_column(String)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "campaign_id", "question_id"),
+        Index(None, "campaign_id", "question_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[str] = _participant_fk()
+    campaign_id: Mapped[str] = mapped_column(String)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String)
+    option_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    number: Mapped[float | None] = mapped_column(Double)
+    text: Mapped[str | None] = mapped_column(FreeText)
+    skipped: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    topic: Mapped[str | None] = mapped_column(String)
+    topic_confidence: Mapped[float | None] = mapped_column(Double)
+    understanding_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# Only the few answers still waiting for the NLU are indexed.
+Index(
+    "ix_answers_pending",
+    Answer.answered_at,
+    sqlite_where=Answer.understanding_pending,
+    postgresql_where=Answer.understanding_pending,
+)
+
+
+class HandledMessage(Base):
+    """Inbound messages already processed, so a redelivered one is not processed twice."""
+
+    __tablename__ = "handled_messages"
+
+    channel: Mapped[str] = mapped_column(String, primary_key=True)
+    message_key: Mapped[str] = mapped_column(String, primary_key=True)
+    participant_id: Mapped[str | None] = _participant_fk(nullable=True, index=True)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime())

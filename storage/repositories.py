@@ -1,0 +1,436 @@
+"""Reading and writing YouthVoice data.
+
+Every function takes the caller's Session and never commits: the service layer owns
+the transaction (``with sessionmaker.begin() as session: ...``). Times are passed in
+(timezone-aware) so that callers control the clock.
+"""
+
+import enum
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.errors import (
+    CampaignVersionConflictError,
+    ConcurrentUpdateError,
+    UnknownParticipantError,
+)
+from storage.models import (
+    CONSENT_KINDS,
+    PARTICIPANT_ID_LENGTH,
+    Answer,
+    Campaign,
+    ChannelIdentity,
+    ConsentRecord,
+    ConversationState,
+    HandledMessage,
+    Participant,
+)
+from storage.records import AnswerIn, ConsentEntry, ErasureReport, ParticipantData, StoredState
+
+
+class _NotGiven(enum.Enum):
+    NOT_GIVEN = enum.auto()
+
+
+NOT_GIVEN = _NotGiven.NOT_GIVEN
+"""Default of the optional fields of :func:`update_profile`: leave that field as it is."""
+
+
+def new_participant_id() -> str:
+    """A random pseudonymous id: 32 hexadecimal characters, unrelated to any identity."""
+    return secrets.token_hex(PARTICIPANT_ID_LENGTH // 2)
+
+
+def _dialect_insert(session: Session, entity: Any) -> postgresql.Insert | sqlite.Insert:
+    # Both supported backends have INSERT ... ON CONFLICT; make_engine refuses any other.
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(entity)
+    return sqlite.insert(entity)
+
+
+# Participants and identities
+
+
+def find_participant(session: Session, channel: str, external_id: str) -> Participant | None:
+    return session.scalars(
+        select(Participant)
+        .join(ChannelIdentity, ChannelIdentity.participant_id == Participant.id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+    ).one_or_none()
+
+
+def get_or_create_participant(
+    session: Session,
+    channel: str,
+    external_id: str,
+    now: datetime,
+    *,
+    new_id: Callable[[], str] = new_participant_id,
+) -> Participant:
+    """The participant behind a channel identity, created (with the identity) if new."""
+    existing = find_participant(session, channel, external_id)
+    if existing is not None:
+        return existing
+    participant = Participant(id=new_id(), created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(participant)
+            session.flush()
+            session.add(
+                ChannelIdentity(
+                    channel=channel,
+                    external_id=external_id,
+                    participant_id=participant.id,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        # Another transaction created this identity since our lookup; the SAVEPOINT
+        # undid our half, so take theirs.
+        winner = find_participant(session, channel, external_id)
+        if winner is None:
+            raise
+        return winner
+    return participant
+
+
+def _participant(session: Session, participant_id: str) -> Participant:
+    participant = session.get(Participant, participant_id)
+    if participant is None:
+        raise UnknownParticipantError(participant_id)
+    return participant
+
+
+def update_profile(
+    session: Session,
+    participant_id: str,
+    *,
+    language: str | _NotGiven | None = NOT_GIVEN,
+    age_band: str | _NotGiven | None = NOT_GIVEN,
+    city: str | _NotGiven | None = NOT_GIVEN,
+    neighbourhood: str | _NotGiven | None = NOT_GIVEN,
+) -> Participant:
+    """Change only the fields given; passing None clears a field."""
+    participant = _participant(session, participant_id)
+    if not isinstance(language, _NotGiven):
+        participant.language = language
+    if not isinstance(age_band, _NotGiven):
+        participant.age_band = age_band
+    if not isinstance(city, _NotGiven):
+        participant.city = city
+    if not isinstance(neighbourhood, _NotGiven):
+        participant.neighbourhood = neighbourhood
+    return participant
+
+
+def set_stopped(session: Session, participant_id: str, stopped: bool, now: datetime) -> Participant:
+    """Mark a participant as having stopped all messages, or as reachable again.
+
+    Stopping twice keeps the first time.
+    """
+    participant = _participant(session, participant_id)
+    if not stopped:
+        participant.stopped_at = None
+    elif participant.stopped_at is None:
+        participant.stopped_at = now
+    return participant
+
+
+# Delivery
+
+
+def mark_handled(
+    session: Session,
+    channel: str,
+    message_key: str,
+    participant_id: str | None,
+    now: datetime,
+) -> bool:
+    """Record an inbound message as handled: True the first time, False for a repeat.
+
+    ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the first transaction
+    and then report False, instead of failing the whole transaction.
+    """
+    statement = (
+        _dialect_insert(session, HandledMessage)
+        .values(
+            channel=channel,
+            message_key=message_key,
+            participant_id=participant_id,
+            handled_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "message_key"])
+        .returning(HandledMessage.message_key)
+    )
+    return session.execute(statement).first() is not None
+
+
+# Conversation state
+
+
+def load_state(session: Session, participant_id: str) -> StoredState | None:
+    row = session.execute(
+        select(ConversationState.data, ConversationState.version).where(
+            ConversationState.participant_id == participant_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return StoredState(data=row.data, version=row.version)
+
+
+def save_state(
+    session: Session,
+    participant_id: str,
+    data: dict[str, Any],
+    expected_version: int | None,
+    now: datetime,
+) -> int:
+    """Store a conversation state and return its new version.
+
+    ``expected_version`` is the version that was loaded (None: there was no state).
+    If another writer saved in between, nothing is written and ConcurrentUpdateError
+    is raised, so the caller can reload and retry its turn.
+    """
+    if expected_version is None:
+        inserted = session.execute(
+            _dialect_insert(session, ConversationState)
+            .values(participant_id=participant_id, data=data, version=1, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["participant_id"])
+            .returning(ConversationState.version)
+        ).scalar_one_or_none()
+        if inserted is None:
+            raise ConcurrentUpdateError(
+                f"conversation state of {participant_id} was created by another writer"
+            )
+        return inserted
+    updated = session.execute(
+        update(ConversationState)
+        .where(
+            ConversationState.participant_id == participant_id,
+            ConversationState.version == expected_version,
+        )
+        .values(data=data, version=expected_version + 1, updated_at=now)
+        .returning(ConversationState.version)
+    ).scalar_one_or_none()
+    if updated is None:
+        raise ConcurrentUpdateError(
+            f"conversation state of {participant_id} is no longer at version {expected_version}"
+        )
+    return updated
+
+
+# Consent
+
+
+def record_consent(
+    session: Session,
+    participant_id: str,
+    kind: str,
+    granted: bool,
+    age_band: str | None,
+    notice_version: int,
+    now: datetime,
+) -> ConsentRecord:
+    """Append a consent decision; earlier decisions stay as they were."""
+    if kind not in CONSENT_KINDS:
+        raise ValueError(f"unknown consent kind {kind!r}: expected one of {CONSENT_KINDS}")
+    record = ConsentRecord(
+        participant_id=participant_id,
+        kind=kind,
+        granted=granted,
+        age_band=age_band,
+        notice_version=notice_version,
+        recorded_at=now,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+# Answers
+
+
+def save_answer(session: Session, answer: AnswerIn) -> Answer:
+    """Store an answer, replacing the participant's earlier answer to the same question."""
+    values = {
+        "participant_id": answer.participant_id,
+        "campaign_id": answer.campaign_id,
+        "campaign_version": answer.campaign_version,
+        "question_id": answer.question_id,
+        "option_ids": None if answer.option_ids is None else list(answer.option_ids),
+        "number": answer.number,
+        "text": answer.text,
+        "skipped": answer.skipped,
+        "language": answer.language,
+        "answered_at": answer.answered_at,
+        "topic": answer.topic,
+        "topic_confidence": answer.topic_confidence,
+        "understanding_pending": answer.understanding_pending,
+    }
+    insert = _dialect_insert(session, Answer).values(**values)
+    key = ("participant_id", "campaign_id", "question_id")
+    statement = insert.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: insert.excluded[name] for name in values if name not in key},
+    ).returning(Answer)
+    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+
+def answers_for(session: Session, participant_id: str) -> list[Answer]:
+    return list(
+        session.scalars(
+            select(Answer)
+            .where(Answer.participant_id == participant_id)
+            .order_by(Answer.answered_at, Answer.id)
+        )
+    )
+
+
+def answers_pending_understanding(session: Session, limit: int) -> list[Answer]:
+    """The oldest free-text answers whose topic is still to be classified.
+
+    On PostgreSQL the rows are locked and rows locked by another worker are skipped,
+    so several workers can share the queue without classifying an answer twice.
+    """
+    return list(
+        session.scalars(
+            select(Answer)
+            .where(Answer.understanding_pending)
+            .order_by(Answer.answered_at, Answer.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None) -> bool:
+    """Tag an answer with its topic and take it off the pending queue.
+
+    False when the answer no longer exists (its author erased their data meanwhile).
+    """
+    updated = session.execute(
+        update(Answer)
+        .where(Answer.id == answer_id)
+        .values(topic=topic, topic_confidence=confidence, understanding_pending=False)
+        .returning(Answer.id)
+    ).first()
+    return updated is not None
+
+
+# Campaigns
+
+
+def upsert_campaign(
+    session: Session,
+    campaign_id: str,
+    version: int,
+    definition: dict[str, Any],
+    source_hash: str,
+    now: datetime,
+) -> bool:
+    """Store a campaign version: True when newly stored, False when already there.
+
+    An (id, version) is immutable once stored, since answers refer to it: the same
+    pair with a different source hash raises CampaignVersionConflictError.
+    """
+    inserted = session.execute(
+        _dialect_insert(session, Campaign)
+        .values(
+            id=campaign_id,
+            version=version,
+            definition=definition,
+            source_hash=source_hash,
+            loaded_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["id", "version"])
+        .returning(Campaign.id)
+    ).first()
+    if inserted is not None:
+        return True
+    stored_hash = session.execute(
+        select(Campaign.source_hash).where(Campaign.id == campaign_id, Campaign.version == version)
+    ).scalar_one()
+    if stored_hash != source_hash:
+        raise CampaignVersionConflictError(
+            f"campaign {campaign_id!r} version {version} is already stored with different "
+            f"content (hash {stored_hash}, now {source_hash}): increase the campaign's version"
+        )
+    return False
+
+
+# Privacy
+
+
+def erase_participant(session: Session, participant_id: str) -> ErasureReport:
+    """Delete a participant and everything attached to them; report what went."""
+
+    def erase(entity: Any, column: Any) -> int:
+        deleted = session.execute(delete(entity).where(column == participant_id).returning(column))
+        return len(deleted.all())
+
+    # Children first, so each count is what this erasure removed rather than what the
+    # ON DELETE CASCADE would have removed silently.
+    handled = erase(HandledMessage, HandledMessage.participant_id)
+    answers = erase(Answer, Answer.participant_id)
+    states = erase(ConversationState, ConversationState.participant_id)
+    consents = erase(ConsentRecord, ConsentRecord.participant_id)
+    identities = erase(ChannelIdentity, ChannelIdentity.participant_id)
+    participants = erase(Participant, Participant.id)
+    return ErasureReport(
+        participants=participants,
+        channel_identities=identities,
+        consent_records=consents,
+        conversation_states=states,
+        answers=answers,
+        handled_messages=handled,
+    )
+
+
+def participant_data(session: Session, participant_id: str) -> ParticipantData:
+    participant = _participant(session, participant_id)
+    channels = session.scalars(
+        select(ChannelIdentity.channel)
+        .where(ChannelIdentity.participant_id == participant_id)
+        .distinct()
+        .order_by(ChannelIdentity.channel)
+    ).all()
+    consents = session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.participant_id == participant_id)
+        .order_by(ConsentRecord.recorded_at, ConsentRecord.id)
+    ).all()
+    answer_counts = session.execute(
+        select(Answer.campaign_id, func.count())
+        .where(Answer.participant_id == participant_id)
+        .group_by(Answer.campaign_id)
+        .order_by(Answer.campaign_id)
+    ).all()
+    return ParticipantData(
+        participant_id=participant.id,
+        created_at=participant.created_at,
+        language=participant.language,
+        age_band=participant.age_band,
+        city=participant.city,
+        neighbourhood=participant.neighbourhood,
+        stopped_at=participant.stopped_at,
+        channels=tuple(channels),
+        consents=tuple(
+            ConsentEntry(
+                kind=record.kind,
+                granted=record.granted,
+                age_band=record.age_band,
+                notice_version=record.notice_version,
+                recorded_at=record.recorded_at,
+            )
+            for record in consents
+        ),
+        answers_per_campaign={campaign_id: count for campaign_id, count in answer_counts},
+    )
