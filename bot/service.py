@@ -106,8 +106,9 @@ class ConversationService:
                                                                   new_id=self.new_id)
             stored = repo.load_state(session, participant.id)
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
-            language = self.choose_language(state.language, interface_language,
-                                            inbound.text if inbound.kind is InboundKind.TEXT else "")
+            language = None if state.language_locked else self.choose_language(
+                state.language, interface_language,
+                inbound.text if inbound.kind is InboundKind.TEXT else "")
             result = step(self.context, state, replace(inbound, language=language, now=now))
             extra = self._apply(session, participant.id, result, now)
             if not any(result.has(e) for e in ERASING_EVENTS):

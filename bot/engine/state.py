@@ -33,6 +33,8 @@ class Pending(StrEnum):
 @dataclass(frozen=True)
 class ConversationState:
     language: str | None = None
+    # Chosen with /language: from then on, the language a message is written in does not switch it.
+    language_locked: bool = False
     phase: Phase = Phase.NEW
     age_band: str | None = None
     city: str | None = None
