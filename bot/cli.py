@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,8 @@ Meanwhile, try the same conversation in this terminal:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Flood-control waits as timedelta: the form python-telegram-bot 22 recommends and will default to.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# python-telegram-bot 22 warns on every RetryAfter unless time periods are timedelta; with warnings
+# as errors that warning would replace the 429 the bot must see. The bot's entry point opts in too.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from tests.support.postgres import db_url, postgres_url
 
