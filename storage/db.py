@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -19,6 +19,8 @@ from storage.models import Base
 DEFAULT_DATABASE_URL = "sqlite:///var/youthvoice.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: the advisory lock that serialises migrations across processes.
+MIGRATION_LOCK = 7_291_604
 
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 _SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -109,6 +111,10 @@ def upgrade(target: Engine | str, revision: str = "head") -> None:
     engine = make_engine(target) if isinstance(target, str) else target
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Workers starting together must not migrate together: the second waits, then
+                # finds the schema current. The lock ends with the transaction.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             command.upgrade(alembic_config(connection), revision)
     finally:
         if isinstance(target, str):

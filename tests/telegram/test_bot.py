@@ -1,0 +1,353 @@
+"""The YouthVoice bot on Telegram, end to end: python-telegram-bot 22 against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from telegram import Bot, Update
+
+from bot.app import App, build_app
+from bot.channels.telegram import Delivery, TelegramChannel, build_application
+from storage.models import Answer, ChannelIdentity, Participant
+from tests.support.telegram import (
+    SECRET,
+    AnyApplication,
+    BotMessage,
+    EmulatedBot,
+    Mode,
+    TelegramUser,
+    free_port,
+    running,
+)
+
+pytestmark = pytest.mark.telegram
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2)
+
+
+@dataclass
+class Harness:
+    app: App
+    application: AnyApplication
+    bot: EmulatedBot
+
+    def count(self, model: type) -> int:
+        with self.app.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    def participant(self, user: TelegramUser) -> Participant:
+        with self.app.sessions() as session:
+            participant = session.scalars(
+                select(Participant).join(ChannelIdentity).where(
+                    ChannelIdentity.external_id == str(user.chat_id))).one()
+            session.expunge(participant)
+            return participant
+
+    def answers(self, user: TelegramUser) -> dict[str, object]:
+        with self.app.sessions() as session:
+            rows = session.scalars(
+                select(Answer).where(Answer.participant_id == self.participant(user).id)).all()
+            return {a.question_id: a.option_ids or a.number or a.text or "skipped" for a in rows}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@asynccontextmanager
+async def youthvoice(bot: EmulatedBot, database: str, mode: Mode = "polling",
+                     port: int | None = None) -> AsyncIterator[Harness]:
+    app = build_app(ROOT / "config.yml", database)
+    channel = TelegramChannel(app.service, app.context.catalog, FAST)
+    application = build_application(channel, bot.token, base_url=bot.url)
+    try:
+        async with running(application, mode, port):
+            # run_polling and run_webhook call post_init; the tests drive the parts themselves.
+            assert application.post_init is not None
+            await application.post_init(application)
+            yield Harness(app, application, bot)
+    finally:
+        app.close()
+
+
+class Chat:
+    """A participant's side of the conversation, step by step, waiting for each reply."""
+
+    def __init__(self, user: TelegramUser) -> None:
+        self.user = user
+
+    async def latest(self) -> int:
+        messages = await self.user.messages()
+        return max((m.message_id for m in messages), default=0)
+
+    async def expect(self, after: int, text: str) -> BotMessage:
+        def found(messages: list[BotMessage]) -> BotMessage | None:
+            return next((m for m in messages if m.message_id > after and text in (m.text or "")), None)
+
+        return await self.user.wait_until(found, timeout=10, what=f"a reply containing {text!r}")
+
+    async def with_button(self, label: str) -> BotMessage:
+        def found(messages: list[BotMessage]) -> BotMessage | None:
+            shown = [m for m in messages if m.buttons]
+            latest = shown[-1] if shown else None
+            return latest if latest and any(b.text == label for b in latest.buttons) else None
+
+        return await self.user.wait_until(found, timeout=10, what=f"a button {label!r}")
+
+    async def command(self, name: str, expect: str) -> BotMessage:
+        after = await self.latest()
+        await self.user.send_command(name)
+        return await self.expect(after, expect)
+
+    async def say(self, text: str, expect: str) -> BotMessage:
+        after = await self.latest()
+        await self.user.send_text(text)
+        return await self.expect(after, expect)
+
+    async def press(self, label: str, expect: str) -> BotMessage:
+        after = await self.latest()
+        question = await self.with_button(label)
+        await self.user.press_button(question, label)
+        return await self.expect(after, expect)
+
+    async def toggle(self, label: str) -> None:
+        question = await self.with_button(label)
+        await self.user.press_button(question, label)
+        await self.with_button(f"✅ {label}")
+
+
+async def onboard(chat: Chat, language: str) -> None:
+    if language == "fr":
+        await chat.command("start", "quel âge as-tu")
+        await chat.press("18-20", "Es-tu d'accord pour participer")
+        await chat.press("Oui, je suis d'accord", "Dans quelle ville")
+        await chat.press("Lyon", "quel quartier")
+        await chat.press("Croix-Rousse", "Comment te déplaces-tu")
+    else:
+        await chat.command("start", "how old are you")
+        await chat.press("21-24", "Do you agree to take part")
+        await chat.press("Yes, I agree", "Which city")
+        await chat.press("Montreal", "which neighbourhood")
+        await chat.press("Verdun", "How do you usually get around")
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_french_participant_answers_the_whole_campaign(
+        mode: Mode, telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(first_name="Inès", language_code="fr")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database, mode) as bot:
+        await onboard(chat, "fr")
+        question = await chat.with_button("Bus, tram ou métro")
+        await chat.press("Bus, tram ou métro", "Qu'est-ce qui te gêne")
+        edited = await user.wait_for_edit(question)
+        assert edited.text is not None and edited.text.endswith("✓ Bus, tram ou métro")
+        assert edited.keyboard == ()
+        await chat.toggle("Le prix")
+        await chat.toggle("Rien le soir")
+        await chat.press("Valider ✔", "le jour, tu te sens en sécurité")
+        await chat.say("4", "Et le soir")
+        await chat.press("2", "Où ou quand ne te sens-tu pas en sécurité")
+        await chat.say("Le soir vers la gare, c'est pas éclairé", "parc ou un espace vert")
+        await chat.say("ouais", "Combien de jours par mois")
+        await chat.say("12", "assez de lieux pour les jeunes")
+        await chat.press("Pas assez", "Lesquels utilises-tu")
+        await chat.say("sport et bibliothèque", "changer une seule chose")
+        await chat.say("Des bus la nuit et un skatepark couvert", "Merci ! Tes réponses")
+        assert bot.answers(user) == {
+            "getting_around": ["bus"], "transport_problem": ["price", "night"], "safety_day": ["4"],
+            "safety_night": ["2"], "unsafe_places": "Le soir vers la gare, c'est pas éclairé",
+            "green_spaces": ["yes"], "green_visits": 12.0, "youth_places": ["too_few"],
+            "youth_places_kind": ["sport", "culture"],
+            "change_first": "Des bus la nuit et un skatepark couvert",
+        }
+    answered = await telegram_bot.calls("answerCallbackQuery")
+    presses = [c for c in await telegram_bot.calls() if c.method == "answerCallbackQuery"]
+    assert answered == presses and len(answered) >= 9
+
+
+async def test_an_english_participant_types_answers(telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(first_name="Liam", language_code="en-GB")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "en")
+        await chat.say("by subway mostly", "What gets in your way")
+        await chat.say("the cost and no bike lanes", "during the day")
+        await chat.say("5", "And in the evening")
+        await chat.say("3", "Is there a park")
+        await chat.say("nope", "enough places for young people")
+        await chat.say("none", "change one thing")
+        await chat.say("A youth centre that stays open late", "Thank you!")
+        assert bot.answers(user)["getting_around"] == ["bus"]
+        assert bot.answers(user)["transport_problem"] == ["price", "bike_lanes"]
+        assert bot.participant(user).language == "en"
+
+
+async def test_language_stop_start_and_delete(telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="fr")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "fr")
+        await chat.command("language", "Quelle langue préfères-tu ?")
+        await chat.press("English", "How do you usually get around")
+        await chat.press("On foot", "What gets in your way")
+        await chat.command("stop", "you will get no more messages")
+        assert bot.participant(user).stopped_at is not None
+        await chat.say("hello?", "You have stopped messages from us")
+        await chat.command("start", "Welcome back")
+        assert bot.participant(user).stopped_at is None
+        await chat.command("delete", "Delete everything we have about you")
+        await chat.press("Yes, delete everything", "everything we had about you is deleted")
+        assert bot.count(Participant) == 0
+        assert bot.count(Answer) == 0
+
+
+async def test_a_forged_or_stale_button_changes_nothing(telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "en")
+        earlier = await chat.with_button("On foot")
+        # Answered by typing, the question keeps its buttons: pressing one now is out of date.
+        await chat.say("on foot", "What gets in your way")
+        question = await chat.with_button("The cost")
+        before = await chat.latest()
+        stale = await user.press_button(earlier, "Bike or scooter")
+        await user.wait_for_callback_answer(stale)
+        await chat.expect(before, "That button belongs to an earlier message")
+        # A modified client can send any data with a press: Telegram passes it on unchecked.
+        for update_id, data in enumerate(["q:other-campaign:getting_around:walk", "\x00garbage" * 3]):
+            forged = Update.de_json({
+                "update_id": 800_000 + update_id,
+                "callback_query": {
+                    "id": f"forged-{update_id}", "chat_instance": "1", "data": data,
+                    "from": user.as_telegram_user(), "message": question.raw},
+            }, bot.application.bot)
+            before = await chat.latest()
+            await bot.application.process_update(forged)
+            await chat.expect(before, "Here is where we are" if update_id == 0 else "could not read")
+        assert bot.answers(user) == {"getting_around": ["walk"]}
+        await chat.toggle("The cost")
+        await chat.press("Done ✔", "during the day")
+        assert bot.answers(user) == {"getting_around": ["walk"], "transport_problem": ["price"]}
+
+
+async def test_commands_are_registered_in_french_and_english(telegram_bot: EmulatedBot,
+                                                             database: str) -> None:
+    async with youthvoice(telegram_bot, database):
+        async with Bot(telegram_bot.token, base_url=telegram_bot.base_url) as api:
+            french = {c.command: c.description for c in await api.get_my_commands(language_code="fr")}
+            english = {c.command: c.description for c in await api.get_my_commands(language_code="en")}
+            default = await api.get_my_commands()
+    assert set(french) == set(english) == {"start", "help", "language", "mydata", "privacy", "stop",
+                                           "delete"}
+    assert french["delete"] == "Effacer tout ce qui te concerne"
+    assert english["delete"] == "Erase everything about you"
+    assert [c.description for c in default] == list(french.values())
+
+
+async def test_what_the_bot_cannot_read_gets_a_polite_reply(telegram_bot: EmulatedBot,
+                                                            database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "en")
+        for send in (user.send_sticker, user.send_photo,
+                     lambda: user.send_location(45.76, 4.83)):
+            before = await chat.latest()
+            await send()
+            await chat.expect(before, "I can only read text and buttons for now")
+        before = await chat.latest()
+        await chat.user.send_text("x" * 4000)
+        await chat.expect(before, "Sorry, I didn't get that")
+        edited = Update.de_json({
+            "update_id": 900_001,
+            "edited_message": {
+                "message_id": 1, "date": 1_760_000_000, "edit_date": 1_760_000_100, "text": "bus",
+                "chat": {"id": user.chat_id, "type": "private", "first_name": "Camille"},
+                "from": user.as_telegram_user()},
+        }, bot.application.bot)
+        before = await chat.latest()
+        await bot.application.process_update(edited)
+        await chat.expect(before, "I can't take edited messages into account")
+        group = Update.de_json({
+            "update_id": 900_002,
+            "message": {
+                "message_id": 2, "date": 1_760_000_000, "text": "/start",
+                "chat": {"id": -100_555, "type": "supergroup", "title": "Class 3B"},
+                "from": user.as_telegram_user()},
+        }, bot.application.bot)
+        await bot.application.process_update(group)
+        assert await telegram_bot.sent_messages(-100_555) == []
+        assert bot.count(Participant) == 1
+
+
+async def test_fifty_participants_at_once(telegram_bot: EmulatedBot, database: str) -> None:
+    users = [telegram_bot.user(first_name=f"P{i}", language_code="fr" if i % 2 else "en")
+             for i in range(50)]
+    async with youthvoice(telegram_bot, database) as bot:
+        async def journey(user: TelegramUser) -> None:
+            chat = Chat(user)
+            await onboard(chat, user.language_code or "en")
+            label = "À pied" if user.language_code == "fr" else "On foot"
+            await chat.press(label, "?")
+
+        await asyncio.gather(*(journey(u) for u in users))
+        assert bot.count(Participant) == 50
+        assert bot.count(Answer) == 50
+    failed = [c for c in await telegram_bot.calls() if c.status is not None and c.status >= 400]
+    assert failed == []
+
+
+async def test_flood_limits_are_waited_out_and_nothing_is_lost(telegram_bot: EmulatedBot,
+                                                               database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database):
+        await onboard(chat, "en")
+        await telegram_bot.inject_failure("flood", chat_id=user.chat_id, times=1, retry_after=1)
+        await chat.press("On foot", "What gets in your way")
+        await telegram_bot.inject_failure("drop", chat_id=user.chat_id, times=2)
+        await chat.press("Done ✔", "Choose at least one option")
+    statuses = [c.status for c in await telegram_bot.calls("sendMessage")]
+    assert 429 in statuses
+
+
+async def test_a_user_who_blocked_the_bot_is_marked_stopped(telegram_bot: EmulatedBot,
+                                                            database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "en")
+        await telegram_bot.inject_failure("blocked", chat_id=user.chat_id, times=None)
+        question = await chat.with_button("On foot")
+        await user.press_button(question, "On foot")
+        for _ in range(100):
+            if bot.participant(user).stopped_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert bot.participant(user).stopped_at is not None
+        assert bot.answers(user) == {"getting_around": ["walk"]}
+
+
+async def test_webhook_requests_without_the_secret_token_are_refused(telegram_bot: EmulatedBot,
+                                                                     database: str) -> None:
+    port = free_port()
+    async with youthvoice(telegram_bot, database, "webhook", port) as bot:
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 1, "text": "/start",
+                                              "chat": {"id": 7, "type": "private"}}}
+        async with httpx.AsyncClient(trust_env=False) as client:
+            response = await client.post(f"http://127.0.0.1:{port}/telegram", json=update)
+            forged = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
+                                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+        assert response.status_code == 403 and forged.status_code == 403
+        assert bot.count(Participant) == 0
+    assert SECRET
