@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,11 +242,11 @@ async def test_a_forged_or_stale_button_changes_nothing(telegram_bot: EmulatedBo
 
 async def test_commands_are_registered_in_french_and_english(telegram_bot: EmulatedBot,
                                                              database: str) -> None:
-    async with youthvoice(telegram_bot, database):
-        async with Bot(telegram_bot.token, base_url=telegram_bot.base_url) as api:
-            french = {c.command: c.description for c in await api.get_my_commands(language_code="fr")}
-            english = {c.command: c.description for c in await api.get_my_commands(language_code="en")}
-            default = await api.get_my_commands()
+    async with youthvoice(telegram_bot, database), Bot(telegram_bot.token,
+                                                      base_url=telegram_bot.base_url) as api:
+        french = {c.command: c.description for c in await api.get_my_commands(language_code="fr")}
+        english = {c.command: c.description for c in await api.get_my_commands(language_code="en")}
+        default = await api.get_my_commands()
     assert set(french) == set(english) == {"start", "help", "language", "mydata", "privacy", "stop",
                                            "delete"}
     assert french["delete"] == "Effacer tout ce qui te concerne"
@@ -260,8 +260,9 @@ async def test_what_the_bot_cannot_read_gets_a_polite_reply(telegram_bot: Emulat
     chat = Chat(user)
     async with youthvoice(telegram_bot, database) as bot:
         await onboard(chat, "en")
-        for send in (user.send_sticker, user.send_photo,
-                     lambda: user.send_location(45.76, 4.83)):
+        sends: list[Callable[[], Awaitable[int]]] = [
+            user.send_sticker, user.send_photo, lambda: user.send_location(45.76, 4.83)]
+        for send in sends:
             before = await chat.latest()
             await send()
             await chat.expect(before, "I can only read text and buttons for now")
