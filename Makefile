@@ -51,3 +51,5 @@ test: install system-deps lint
 
 bench: install
 	$(BIN)/python benchmarks/turn.py
+	$(BIN)/python benchmarks/telegram_bot.py
+	$(BIN)/python -m benchmarks.language
