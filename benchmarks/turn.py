@@ -40,14 +40,17 @@ def measure(url: str, turns: int) -> dict[str, float]:
         back = "q:my-city:transport_problem:~back"
         answer_times: list[float] = []
         back_times: list[float] = []
+        cpu_times: list[float] = []
         started = time.perf_counter()
         for i in range(turns):
             user = users[i % PARTICIPANTS]
             is_answer = (i // PARTICIPANTS) % 2 == 0
             inbound = Inbound.button(answer if is_answer else back, app.service.clock())
             before = time.perf_counter()
+            cpu_before = time.process_time()
             turn = app.service.handle("bench", user, inbound, message_key=f"{user}:{i}",
                                       interface_language="en")
+            cpu_times.append((time.process_time() - cpu_before) * 1000)
             elapsed = (time.perf_counter() - before) * 1000
             assert turn.outbound and not turn.duplicate
             (answer_times if is_answer else back_times).append(elapsed)
@@ -61,6 +64,7 @@ def measure(url: str, turns: int) -> dict[str, float]:
         "all_median_ms": statistics.median(everything),
         "all_p95_ms": percentile(everything, 95),
         "turns_per_s": turns / total,
+        "cpu_median_ms": statistics.median(cpu_times),
     }
 
 
@@ -75,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     print(f"{args.turns} button turns, {PARTICIPANTS} participants, one process, one thread")
     print(f"{'backend':<12}{'answer median':>15}{'answer p95':>12}{'all median':>12}{'all p95':>10}"
-          f"{'turns/s':>10}")
+          f"{'turns/s':>10}{'CPU/turn':>10}")
     with ExitStack() as stack:
         backends: list[tuple[str, str]] = []
         if args.backend in ("sqlite", "both"):
@@ -86,7 +90,8 @@ def main() -> int:
         for name, url in backends:
             r = measure(url, args.turns)
             print(f"{name:<12}{r['answer_median_ms']:>12.2f} ms{r['answer_p95_ms']:>9.2f} ms"
-                  f"{r['all_median_ms']:>9.2f} ms{r['all_p95_ms']:>7.2f} ms{r['turns_per_s']:>10.0f}")
+                  f"{r['all_median_ms']:>9.2f} ms{r['all_p95_ms']:>7.2f} ms{r['turns_per_s']:>10.0f}"
+                  f"{r['cpu_median_ms']:>7.2f} ms")
     return 0
 
 
