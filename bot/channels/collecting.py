@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bot.engine.messages import Choice, Inbound, InboundKind, Outbound
+from bot.engine.understanding import Understanding
 from bot.service import ConversationService, Turn
 
 
@@ -23,8 +24,11 @@ class CollectingChannel:
         self.sent[user].extend(turn.outbound)
         return turn
 
-    def say(self, user: str, text: str, interface_language: str | None = None) -> Turn:
-        inbound = Inbound.text_message(text, self.service.clock(), understood=False)
+    def say(self, user: str, text: str, interface_language: str | None = None,
+            understanding: Understanding | None = None) -> Turn:
+        """A typed message; `understanding` is what the NLU made of it (None: the NLU was down)."""
+        inbound = Inbound.text_message(text, self.service.clock(), understanding=understanding,
+                                       understood=understanding is not None)
         return self._handle(user, inbound, interface_language)
 
     def press(self, user: str, label: str, interface_language: str | None = None) -> Turn:

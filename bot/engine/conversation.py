@@ -28,6 +28,7 @@ from bot.engine.messages import (
 from bot.engine.state import ConversationState, Pending, Phase
 from bot.engine.survey import END, LANGUAGES, Option, Question, QuestionType, Survey, Text
 from bot.engine.texts import N_, Catalog
+from bot.engine.understanding import topic_of
 
 MAX_INVALID = 3
 WELCOME_BACK_AFTER = timedelta(hours=12)
@@ -55,7 +56,6 @@ INTENT_COMMANDS = {
 LANGUAGE_WORDS = {
     "fr": "fr", "francais": "fr", "french": "fr", "en": "en", "english": "en", "anglais": "en",
 }
-TOPIC_PREFIX = "topic_"
 
 
 @dataclass(frozen=True)
@@ -421,8 +421,18 @@ class _Turn:
                     return options[-1]
                 band = community.band_for_age(int(age))
                 return next((o for o in options if band and o.id == band.id), None)
-        matched = match_options(text, options)
+        matched = self.matching(text, options)
         return next((o for o in options if o.id == matched[0]), None) if len(matched) == 1 else None
+
+    def matching(self, text: str, options: Sequence[Option]) -> list[str]:
+        """Options a typed answer names: labels and synonyms first, then what the NLU recognised."""
+        matched = match_options(text, options)
+        understanding = self.inbound.understanding
+        if matched or understanding is None:
+            return matched
+        for entity in understanding.entities:
+            matched += [o for o in match_options(entity.value, options) if o not in matched]
+        return matched
 
     def age_chosen(self, band_id: str) -> None:
         if band_id in {UNDER, OVER}:
@@ -623,7 +633,7 @@ class _Turn:
         elif question.type is QuestionType.NUMBER:
             self.number_answer(question, text)
         else:
-            matched = match_options(text, question.options)
+            matched = self.matching(text, question.options)
             if (question.type is QuestionType.MULTIPLE and matched) or len(matched) == 1:
                 self.choose(question, tuple(matched))
             else:
@@ -696,17 +706,10 @@ class _Turn:
             self.invalid(self.tr("That's a bit long: please keep it under {limit} characters.",
                                  limit=question.max_length))
             return
-        topic, confidence = self.topic()
+        topic, confidence = topic_of(self.inbound.understanding)
         self.record(question, {"text": answer}, text=answer, topic=topic,
                     topic_confidence=confidence, understanding_pending=not self.inbound.understood)
         self.advance(question, None)
-
-    def topic(self) -> tuple[str | None, float | None]:
-        understanding = self.inbound.understanding
-        intent = understanding.intent if understanding else None
-        if intent is None or not intent.name.startswith(TOPIC_PREFIX):
-            return None, None
-        return intent.name.removeprefix(TOPIC_PREFIX), intent.confidence
 
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:
         survey = self.current_survey()

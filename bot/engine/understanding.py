@@ -34,3 +34,16 @@ class Understanding:
             and self.intent.name == name
             and self.intent.confidence >= min_confidence
         )
+
+
+# Intents that say what an open answer is about: topic_transport, topic_safety...
+TOPIC_PREFIX = "topic_"
+
+
+def topic_of(understanding: Understanding | None) -> tuple[str | None, float | None]:
+    """The topic of an open answer and the NLU's confidence in it; (None, None) for anything else."""
+    intent = understanding.intent if understanding else None
+    if intent is None or not intent.name.startswith(TOPIC_PREFIX):
+        return None, None
+    return intent.name.removeprefix(TOPIC_PREFIX), intent.confidence
+

@@ -20,12 +20,13 @@ import yaml
 from bot.app import App, build_app
 from bot.channels.collecting import CollectingChannel
 from bot.engine.messages import AnswerRecord, Event
+from bot.engine.understanding import Entity, IntentGuess, Understanding
 from bot.service import Turn
 
 START = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 TURN_GAP = timedelta(seconds=30)
 USER = "golden-user"
-INPUT_KEYS = ("say", "press", "data", "sticker", "restart", "wait", "interface")
+INPUT_KEYS = ("say", "nlu", "press", "data", "sticker", "restart", "wait", "interface")
 
 
 class Clock:
@@ -85,7 +86,8 @@ class Runner:
             self.restart()
         result: Turn
         if "say" in turn:
-            result = self.channel.say(USER, str(turn["say"]), self.interface)
+            result = self.channel.say(USER, str(turn["say"]), self.interface,
+                                      understood(str(turn["say"]), turn.get("nlu")))
         elif "press" in turn:
             result = self.channel.press(USER, str(turn["press"]), self.interface)
         elif "data" in turn:
@@ -95,6 +97,15 @@ class Runner:
         else:
             return None
         return expectation(result)
+
+
+def understood(text: str, nlu: dict[str, Any] | None) -> Understanding | None:
+    """What the NLU said of a message, as the transcript states it (no `nlu`: it was down)."""
+    if nlu is None:
+        return None
+    intent = IntentGuess(nlu["intent"], float(nlu["confidence"])) if "intent" in nlu else None
+    entities = tuple(Entity(e["entity"], e["value"], 0, 0) for e in nlu.get("entities", []))
+    return Understanding(text, intent, (intent,) if intent else (), entities)
 
 
 def expectation(turn: Turn) -> dict[str, Any]:
@@ -123,6 +134,10 @@ def _answer(answer: AnswerRecord) -> dict[str, Any]:
         value["number"] = answer.number
     if answer.text is not None:
         value["text"] = answer.text
+    if answer.topic is not None:
+        value["topic"] = f"{answer.topic} ({answer.topic_confidence:.2f})"
+    if answer.understanding_pending:
+        value["pending_understanding"] = True
     value["language"] = answer.language
     return value
 
