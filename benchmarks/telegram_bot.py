@@ -116,7 +116,7 @@ def start_bot(bot: EmulatedBot, mode: str, database: str, minimal: bool) -> subp
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": bot.token, "TELEGRAM_API_URL": bot.url,
            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database, "PTB_TIMEDELTA": "true"}
     command = ([sys.executable, __file__, "--serve-minimal"] if minimal else
-               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run"])
+               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu"])
     if mode == "webhook":
         port = free_port()
         command += (["--webhook", "--port", str(port)] if minimal else

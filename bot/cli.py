@@ -19,8 +19,13 @@ from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
+from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
+from nlu import cli as nlu_cli
+from nlu.client import SyncNluClient
 from storage import db
+from storage import repositories as repo
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NO_TOKEN = """\
 YouthVoice needs a Telegram bot token to serve Telegram, and TELEGRAM_BOT_TOKEN is not set.
 
@@ -48,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args))
+        handler = getattr(args, "func", None) or args.handler
+        return int(handler(args))
     except (ConfigError, SurveyError, CatalogMissingError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="who you are in the conversation (default: your login name)")
     chat.add_argument("--language", choices=["fr", "en"], default=None,
                       help="your interface language (default: from LANG)")
+    chat.add_argument("--no-nlu", action="store_true",
+                      help="do not start the NLU server even if it is set up")
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
@@ -81,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="webhook: the public HTTPS address Telegram posts to (default: none, "
                           "for a webhook set elsewhere, e.g. by another worker)")
     run.add_argument("--path", default="telegram", help="webhook: the URL path to serve")
+    run.add_argument("--no-nlu", action="store_true",
+                     help="do not start the NLU server (free text is kept and classified later)")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
@@ -89,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
 
+    nlu_commands = nlu_cli.register(commands)
+    backfill_cmd = nlu_commands.add_parser(
+        "backfill", help="classify free-text answers stored while the NLU was unavailable")
+    nlu_cli.add_server_options(backfill_cmd)
+    backfill_cmd.set_defaults(handler=nlu_cli.reporting_errors(cmd_nlu_backfill))
+
     database = commands.add_parser("db", help="manage the database")
     database_commands = database.add_subparsers(dest="db_command", required=True)
     upgrade = database_commands.add_parser("upgrade", help="bring the schema up to date")
@@ -96,13 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def understanding(prepare: bool) -> tuple[Understander, NluStarter | None]:
+    """The NLU at RASA_URL, else a supervised server started in the background (when possible)."""
+    url = Secrets().rasa_url
+    understander = Understander(url)
+    if url is not None:
+        return understander, None
+    starter = NluStarter(PROJECT_ROOT, understander, prepare=prepare)
+    starter.start()
+    return understander, starter
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    app = build_app(args.config, args.database)
+    understander, starter = understanding(prepare=False) if not args.no_nlu else (None, None)
+    app = build_app(args.config, args.database, understand=understander)
     try:
         user = args.user or getpass.getuser()
         return ConsoleChat(app.service, user, args.language or interface_language()).run()
     finally:
         app.close()
+        if starter is not None:
+            starter.stop()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -115,7 +145,11 @@ def cmd_run(args: argparse.Namespace) -> int:
               "0-9, _ and -): Telegram sends it with every update and other requests are refused.",
               file=sys.stderr)
         return 2
-    app = build_app(args.config, args.database)
+    understander, starter = understanding(prepare=True) if not args.no_nlu else (None, None)
+    app = build_app(args.config, args.database, understand=understander)
+    catch_up = BackfillLoop(app.sessions, understander) if understander is not None else None
+    if catch_up is not None:
+        catch_up.start()
     try:
         channel = TelegramChannel(app.service, app.context.catalog)
         application = build_application(channel, secrets.telegram_token,
@@ -127,7 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:
+        if catch_up is not None:
+            catch_up.stop()
         app.close()
+        if starter is not None:
+            starter.stop()
     return 0
 
 
@@ -144,6 +182,25 @@ def cmd_campaign_check(args: argparse.Namespace) -> int:
             continue
         print(f"{path}: ok — {survey.id} v{survey.version}, {len(survey.questions)} questions")
     return 1 if failed else 0
+
+
+def cmd_nlu_backfill(args: argparse.Namespace) -> int:
+    engine = db.make_engine(args.database or db.database_url())
+    db.upgrade(engine)
+    sessions = db.make_sessionmaker(engine)
+    total = 0
+    try:
+        with nlu_cli.server_url(args) as url, SyncNluClient(url, timeout=args.timeout) as client:
+            while (done := backfill(sessions, client)) > 0:
+                total += done
+                if done < BACKFILL_BATCH:
+                    break
+    finally:
+        engine.dispose()
+    with sessions() as session:
+        left = len(repo.answers_pending_understanding(session, 10_000))
+    print(f"classified {total} answer(s); {left} still waiting for the NLU")
+    return 0 if left == 0 else 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

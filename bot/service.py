@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +33,14 @@ MAX_ATTEMPTS = 5
 Clock = Callable[[], datetime]
 # (conversation language, interface language, text) -> language for this message, or None to keep.
 LanguageChooser = Callable[[str | None, str | None, str], str | None]
-Understand = Callable[[str], Awaitable[Understanding | None]]
+
+
+class Understand(Protocol):
+    """Asks the NLU what a message says; None when it cannot (down, slow, not set up)."""
+
+    async def __call__(self, text: str) -> Understanding | None: ...
+
+    async def aclose(self) -> None: ...
 
 ERASING_EVENTS = {EventType.CONSENT_REFUSED, EventType.NOT_ELIGIBLE, EventType.ERASURE_CONFIRMED}
 
@@ -82,6 +90,11 @@ class ConversationService:
             inbound = replace(inbound, understood=False)
         return await asyncio.to_thread(self.handle, channel, external_id, inbound,
                                        message_key=message_key, interface_language=interface_language)
+
+    async def aclose(self) -> None:
+        """Release what the turns opened in the current event loop (the NLU's HTTP client)."""
+        if self.understand is not None:
+            await self.understand.aclose()
 
     def handle(self, channel: str, external_id: str, inbound: Inbound, *,
                message_key: str | None = None, interface_language: str | None = None) -> Turn:

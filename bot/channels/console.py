@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import locale
 import os
 import sys
@@ -33,6 +34,7 @@ class ConsoleChat:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.choices: tuple[Choice, ...] = ()
+        self.runner = asyncio.Runner()
         # On a question that wants typed input, buttons are '#n' so that '3' stays an answer.
         self.prefix = ""
 
@@ -58,7 +60,8 @@ class ConsoleChat:
 
     def send(self, line: str) -> Turn:
         inbound = self.inbound_for(line)
-        return self.service.handle(CHANNEL, self.user, inbound, interface_language=self.language)
+        return self.runner.run(self.service.handle_async(CHANNEL, self.user, inbound,
+                                                         interface_language=self.language))
 
     def inbound_for(self, line: str) -> Inbound:
         """A shown button's number presses it; anything else is typed."""
@@ -73,6 +76,14 @@ class ConsoleChat:
         return Inbound.text_message(line, now)
 
     def run(self) -> int:
+        # One event loop for the whole chat: the NLU's HTTP client lives in it.
+        with self.runner:
+            try:
+                return self.chat()
+            finally:
+                self.runner.run(self.service.aclose())
+
+    def chat(self) -> int:
         self.write("YouthVoice — type a button's number, or your answer. /help for commands, "
                    "Ctrl-D to quit.")
         self.show(self.send("/start"))

@@ -219,6 +219,9 @@ class TelegramChannel:
         log.error("gave up on a call for chat %s after %d attempts", chat_id, self.delivery.attempts)
         return None
 
+    async def shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await self.service.aclose()
+
     async def register_commands(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """The command menu, in French and English, and in the default language for everyone else."""
         default = self.service.context.community.default_language
@@ -236,6 +239,7 @@ def build_application(channel: TelegramChannel, token: str, *, base_url: str | N
         .rate_limiter(AIORateLimiter(max_retries=delivery_retries))
         .concurrent_updates(ChatOrderedProcessor())
         .post_init(channel.register_commands)
+        .post_shutdown(channel.shutdown)
     )
     if base_url is not None:
         builder = builder.base_url(f"{base_url.rstrip('/')}/bot").base_file_url(

@@ -17,7 +17,7 @@ def chat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], da
          lines: list[str]) -> str:
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
     code = main(["--config", str(ROOT / "config.yml"), "--database", database, "chat", "--as", "zoe",
-                 "--language", "fr"])
+                 "--language", "fr", "--no-nlu"])
     assert code == 0
     return capsys.readouterr().out
 

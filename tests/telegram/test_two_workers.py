@@ -102,7 +102,8 @@ async def test_one_conversation_spread_over_two_workers(
             with log.open("wb") as output:
                 workers.append(subprocess.Popen(
                     [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run",
-                     "--webhook", "--listen", "127.0.0.1", "--port", str(port), "--url", public_url],
+                     "--webhook", "--listen", "127.0.0.1", "--port", str(port), "--url", public_url,
+                     "--no-nlu"],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=output))
         for port, process, log in zip(backends, workers, logs, strict=True):
             wait_for_port(port, process, log)
