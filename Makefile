@@ -53,3 +53,4 @@ bench: install
 	$(BIN)/python benchmarks/turn.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
+	$(BIN)/python -m benchmarks.nlu_parse
