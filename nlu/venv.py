@@ -39,10 +39,13 @@ _FOREIGN_PYTHON_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV
 
 # Runs in the venv's Python before a Rasa command: asks the kernel to kill the command when the
 # thread that started it ends, so a crashed bot or test run never leaves a 1.2 GB server or a
-# training behind. PR_SET_PDEATHSIG survives exec; the ppid check covers a parent that died first.
+# training behind. PR_SET_PDEATHSIG (Linux only; elsewhere the command just runs) survives exec;
+# the ppid check covers a parent that died first.
 _TETHER = """\
 import ctypes, os, signal, sys
-ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+if prctl is not None:
+    prctl(1, signal.SIGKILL)
 if os.getppid() != int(sys.argv[1]):
     sys.exit(70)
 os.execv(sys.argv[2], sys.argv[2:])
