@@ -35,7 +35,6 @@ class LanguageDetector(Protocol):
 
     def probabilities(self, text: str) -> Mapping[str, float]:
         """Probabilities keyed "fr" and "en"; empty when the text holds nothing to judge."""
-        ...
 
 
 class Reason(StrEnum):
