@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # A conflict means another worker handled a message of the same chat at the same moment: retry.
 MAX_ATTEMPTS = 5
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 # (conversation language, interface language, text) -> language for this message, or None to keep.
 LanguageChooser = Callable[[str | None, str | None, str], str | None]
@@ -55,7 +56,6 @@ class Turn:
     acknowledgement: str | None = None
     # The message had been handled before (a redelivery): nothing was changed or sent.
     duplicate: bool = False
-    stopped: bool = False
     answers: tuple[AnswerRecord, ...] = ()
     events: tuple[Event, ...] = ()
 
@@ -98,9 +98,14 @@ class ConversationService:
 
     def handle(self, channel: str, external_id: str, inbound: Inbound, *,
                message_key: str | None = None, interface_language: str | None = None) -> Turn:
+        return self._retrying(channel, external_id, lambda: self._turn(
+            channel, external_id, inbound, message_key, interface_language))
+
+    def _retrying(self, channel: str, external_id: str, work: Callable[[], T]) -> T:
+        """Run one transaction again while another worker keeps changing the same conversation."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return self._turn(channel, external_id, inbound, message_key, interface_language)
+                return work()
             except ConcurrentUpdateError:
                 log.info("conversation %s:%s changed under turn (attempt %d), retrying",
                          channel, external_id, attempt)
@@ -131,8 +136,8 @@ class ConversationService:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
-        return Turn(result.outbound + extra, result.acknowledgement, stopped=result.state.stopped,
-                    answers=result.answers, events=result.events)
+        return Turn(result.outbound + extra, result.acknowledgement, answers=result.answers,
+                    events=result.events)
 
     def _apply(self, session: Session, participant_id: str, result: Step,
                now: datetime) -> tuple[Outbound, ...]:
@@ -172,18 +177,15 @@ class ConversationService:
 
     def mark_stopped(self, channel: str, external_id: str) -> None:
         """The channel says the participant can no longer be reached (e.g. they blocked the bot)."""
-        now = self.clock()
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                with self.sessions.begin() as session:
-                    participant = repo.find_participant(session, channel, external_id)
-                    if participant is None:
-                        return
-                    repo.set_stopped(session, participant.id, True, now)
-                    stored = repo.load_state(session, participant.id)
-                    if stored is not None:
-                        state = ConversationState.from_json(stored.data).evolve(stopped=True)
-                        repo.save_state(session, participant.id, state.to_json(), stored.version, now)
+        self._retrying(channel, external_id, lambda: self._stop(channel, external_id, self.clock()))
+
+    def _stop(self, channel: str, external_id: str, now: datetime) -> None:
+        with self.sessions.begin() as session:
+            participant = repo.find_participant(session, channel, external_id)
+            if participant is None:
                 return
-            except ConcurrentUpdateError:
-                continue
+            repo.set_stopped(session, participant.id, True, now)
+            stored = repo.load_state(session, participant.id)
+            if stored is not None:
+                state = ConversationState.from_json(stored.data).evolve(stopped=True)
+                repo.save_state(session, participant.id, state.to_json(), stored.version, now)
