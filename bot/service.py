@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, Inbound
 from bot.engine.state import ConversationState
 from bot.engine.texts import Catalog
 from bot.engine.understanding import Understanding
+from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import describe_data
 from storage import repositories as repo
 from storage.errors import ConcurrentUpdateError
@@ -58,6 +59,9 @@ class Turn:
     duplicate: bool = False
     answers: tuple[AnswerRecord, ...] = ()
     events: tuple[Event, ...] = ()
+    # The queued copy of this reply (when the channel asked for one): report it delivered.
+    reply_id: int | None = None
+    reply: dict[str, Any] | None = None
 
 
 class ConversationService:
@@ -78,10 +82,12 @@ class ConversationService:
         self.clock = clock
         self.understand = understand
         self.new_id = new_id
+        self.outbox = Outbox(sessions, clock)
 
     async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
                            message_key: str | None = None,
-                           interface_language: str | None = None) -> Turn:
+                           interface_language: str | None = None,
+                           keep_reply: dict[str, Any] | None = None) -> Turn:
         """The turn for async channels: the NLU call happens before any database connection is held."""
         if inbound.kind is InboundKind.TEXT and self.understand is not None:
             understanding = await self.understand(inbound.text)
@@ -89,7 +95,8 @@ class ConversationService:
         elif inbound.kind is InboundKind.TEXT:
             inbound = replace(inbound, understood=False)
         return await asyncio.to_thread(self.handle, channel, external_id, inbound,
-                                       message_key=message_key, interface_language=interface_language)
+                                       message_key=message_key, interface_language=interface_language,
+                                       keep_reply=keep_reply)
 
     async def aclose(self) -> None:
         """Release what the turns opened in the current event loop (the NLU's HTTP client)."""
@@ -97,9 +104,12 @@ class ConversationService:
             await self.understand.aclose()
 
     def handle(self, channel: str, external_id: str, inbound: Inbound, *,
-               message_key: str | None = None, interface_language: str | None = None) -> Turn:
+               message_key: str | None = None, interface_language: str | None = None,
+               keep_reply: dict[str, Any] | None = None) -> Turn:
+        """One turn. With ``keep_reply`` (the channel's delivery context) the reply is also queued,
+        in the same transaction, until the channel reports it delivered."""
         return self._retrying(channel, external_id, lambda: self._turn(
-            channel, external_id, inbound, message_key, interface_language))
+            channel, external_id, inbound, message_key, interface_language, keep_reply))
 
     def _retrying(self, channel: str, external_id: str, work: Callable[[], T]) -> T:
         """Run one transaction again while another worker keeps changing the same conversation."""
@@ -112,7 +122,7 @@ class ConversationService:
         raise ConcurrentUpdateError(f"{channel}:{external_id}: gave up after {MAX_ATTEMPTS} attempts")
 
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
-              interface_language: str | None) -> Turn:
+              interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
         now = self.clock()
         with self.sessions.begin() as session:
             known = repo.find_participant(session, channel, external_id)
@@ -136,8 +146,13 @@ class ConversationService:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
-        return Turn(result.outbound + extra, result.acknowledgement, answers=result.answers,
-                    events=result.events)
+            outbound = result.outbound + extra
+            reply = reply_id = None
+            if keep_reply is not None and (outbound or result.acknowledgement):
+                reply = payload_of(keep_reply, result.acknowledgement, outbound)
+                reply_id = repo.queue_reply(session, channel, external_id, reply, now, now + LEASE)
+        return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
+                    reply_id=reply_id, reply=reply)
 
     def _apply(self, session: Session, participant_id: str, result: Step,
                now: datetime) -> tuple[Outbound, ...]:

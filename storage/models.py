@@ -155,3 +155,26 @@ class HandledMessage(Base):
     message_key: Mapped[str] = mapped_column(String, primary_key=True)
     participant_id: Mapped[str | None] = _participant_fk(nullable=True, index=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PendingReply(Base):
+    """A turn's reply until the channel has delivered it, so no outage loses it.
+
+    Addressed by channel and address (a chat id) rather than by participant: the reply that
+    confirms an erasure must outlive the participant it was for.
+    """
+
+    __tablename__ = "pending_replies"
+    # AUTOINCREMENT: SQLite would otherwise hand a deleted reply's id to the next one, and a
+    # late "delivered" report for the old reply would remove the new one.
+    __table_args__ = (Index(None, "channel", "address"), Index(None, "due_at"),
+                      {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Until then whoever queued or last claimed it is delivering it; afterwards anyone may.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

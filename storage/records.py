@@ -43,6 +43,7 @@ class ErasureReport:
     conversation_states: int
     answers: int
     handled_messages: int
+    pending_replies: int
 
     @property
     def total(self) -> int:
@@ -53,6 +54,7 @@ class ErasureReport:
             + self.conversation_states
             + self.answers
             + self.handled_messages
+            + self.pending_replies
         )
 
 
@@ -82,3 +84,15 @@ class ParticipantData:
     channels: tuple[str, ...]
     consents: tuple[ConsentEntry, ...]
     answers_per_campaign: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReply:
+    """A reply waiting to be delivered, as claimed by one worker."""
+
+    id: int
+    channel: str
+    address: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int

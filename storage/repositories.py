@@ -7,11 +7,11 @@ the transaction (``with sessionmaker.begin() as session: ...``). Times are passe
 
 import enum
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,8 +31,16 @@ from storage.models import (
     ConversationState,
     HandledMessage,
     Participant,
+    PendingReply,
 )
-from storage.records import AnswerIn, ConsentEntry, ErasureReport, ParticipantData, StoredState
+from storage.records import (
+    AnswerIn,
+    ConsentEntry,
+    ErasureReport,
+    ParticipantData,
+    QueuedReply,
+    StoredState,
+)
 
 
 class _NotGiven(enum.Enum):
@@ -170,6 +178,67 @@ def mark_handled(
         .returning(HandledMessage.message_key)
     )
     return session.execute(statement).first() is not None
+
+
+def queue_reply(session: Session, channel: str, address: str, payload: dict[str, Any],
+                now: datetime, due_at: datetime) -> int:
+    """Keep a turn's reply until it is delivered; it replaces any older reply still waiting there.
+
+    A newer reply says where the conversation stands now, so delivering an older one after it
+    would only confuse. Until ``due_at`` the caller delivers it; after that, anyone may.
+    """
+    session.execute(delete(PendingReply).where(PendingReply.channel == channel,
+                                               PendingReply.address == address))
+    return session.execute(
+        insert(PendingReply).values(channel=channel, address=address, payload=payload,
+                                    created_at=now, due_at=due_at, attempts=0)
+        .returning(PendingReply.id)
+    ).scalar_one()
+
+
+def forget_replies(session: Session, reply_ids: Sequence[int]) -> int:
+    """Delivered (or given up): remove them. Returns how many were still there."""
+    if not reply_ids:
+        return 0
+    deleted = session.execute(delete(PendingReply).where(PendingReply.id.in_(reply_ids))
+                              .returning(PendingReply.id))
+    return len(deleted.all())
+
+
+def reply_exists(session: Session, reply_id: int) -> bool:
+    return session.get(PendingReply, reply_id) is not None
+
+
+def retry_reply_later(session: Session, reply_id: int, payload: dict[str, Any], due_at: datetime,
+                      attempts: int) -> None:
+    session.execute(update(PendingReply).where(PendingReply.id == reply_id)
+                    .values(payload=payload, due_at=due_at, attempts=attempts))
+
+
+def claim_due_replies(session: Session, channel: str, now: datetime, lease_until: datetime,
+                      limit: int) -> list[QueuedReply]:
+    """Replies nobody is delivering, oldest first, each claimed for this caller until ``lease_until``.
+
+    The claim is a conditional update, so two workers never both take the same reply.
+    """
+    rows = session.execute(
+        select(PendingReply.id, PendingReply.channel, PendingReply.address, PendingReply.payload,
+               PendingReply.created_at, PendingReply.due_at, PendingReply.attempts)
+        .where(PendingReply.channel == channel, PendingReply.due_at <= now)
+        .order_by(PendingReply.id).limit(limit)
+    ).all()
+    claimed: list[QueuedReply] = []
+    for row in rows:
+        taken = session.execute(
+            update(PendingReply)
+            .where(PendingReply.id == row.id, PendingReply.due_at == row.due_at)
+            .values(due_at=lease_until)
+            .returning(PendingReply.id)
+        ).first()
+        if taken is not None:
+            claimed.append(QueuedReply(row.id, row.channel, row.address, dict(row.payload),
+                                       row.created_at, row.attempts))
+    return claimed
 
 
 # Conversation state
@@ -379,6 +448,13 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
     # Children first, so each count is what this erasure removed rather than what the
     # ON DELETE CASCADE would have removed silently.
     handled = erase(HandledMessage, HandledMessage.participant_id)
+    addresses = select(ChannelIdentity.channel, ChannelIdentity.external_id).where(
+        ChannelIdentity.participant_id == participant_id)
+    replies = len(session.execute(
+        delete(PendingReply)
+        .where(tuple_(PendingReply.channel, PendingReply.address).in_(addresses))
+        .returning(PendingReply.id)
+    ).all())
     answers = erase(Answer, Answer.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
@@ -391,6 +467,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         conversation_states=states,
         answers=answers,
         handled_messages=handled,
+        pending_replies=replies,
     )
 
 

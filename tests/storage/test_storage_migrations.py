@@ -67,4 +67,5 @@ def test_a_new_revision_at_head_has_nothing_to_do(engine: Engine, tmp_path: Path
     (script,) = tmp_path.glob("9999_*.py")
     source = script.read_text()
     assert re.findall(r"\bop\.\w+", source) == []
-    assert "down_revision: str | Sequence[str] | None = '0001'" in source
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert f"down_revision: str | Sequence[str] | None = '{head}'" in source

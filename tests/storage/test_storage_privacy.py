@@ -14,6 +14,7 @@ from storage.models import (
     ConversationState,
     HandledMessage,
     Participant,
+    PendingReply,
 )
 from storage.records import AnswerIn, ConsentEntry, ErasureReport
 from storage.repositories import (
@@ -21,6 +22,7 @@ from storage.repositories import (
     get_or_create_participant,
     mark_handled,
     participant_data,
+    queue_reply,
     record_consent,
     save_answer,
     save_state,
@@ -62,6 +64,7 @@ def populate(session: Session, chat_id: str, now: datetime) -> str:
         )
     for update_id in range(4):
         mark_handled(session, "telegram", f"{chat_id}:{update_id}", participant_id, now)
+    queue_reply(session, "telegram", chat_id, {"text": "Q3?"}, now, now)
     return participant_id
 
 
@@ -76,6 +79,12 @@ def rows_of(session: Session, participant_id: str) -> dict[str, int]:
         "conversation_states": count(ConversationState.participant_id),
         "answers": count(Answer.participant_id),
         "handled_messages": count(HandledMessage.participant_id),
+        # Replies are addressed to the chat, not to the participant.
+        "pending_replies": session.scalars(
+            select(func.count()).select_from(PendingReply).join(
+                ChannelIdentity, (ChannelIdentity.channel == PendingReply.channel)
+                & (ChannelIdentity.external_id == PendingReply.address))
+            .where(ChannelIdentity.participant_id == participant_id)).one(),
     }
 
 
@@ -86,6 +95,7 @@ FULL = {
     "conversation_states": 1,
     "answers": 3,
     "handled_messages": 4,
+    "pending_replies": 1,
 }
 
 
@@ -100,10 +110,11 @@ def test_erasure_removes_everything_of_that_participant_and_nothing_else(
     with sessions.begin() as session:
         report = erase_participant(session, erased)
     assert report == ErasureReport(**FULL)
-    assert report.total == 12
+    assert report.total == 13
     with sessions.begin() as session:
         assert rows_of(session, erased) == dict.fromkeys(FULL, 0)
         assert rows_of(session, kept) == FULL
+        assert session.scalars(select(PendingReply.address)).all() == ["123"]
         assert session.get(HandledMessage, ("telegram", "anonymous")) is not None
         assert session.scalars(select(func.count()).select_from(HandledMessage)).one() == 5
         assert session.scalars(select(func.count()).select_from(ChannelIdentity)).one() == 1
