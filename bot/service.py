@@ -125,22 +125,21 @@ class ConversationService:
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
         now = self.clock()
         with self.sessions.begin() as session:
-            known = repo.find_participant(session, channel, external_id)
+            known, stored = repo.find_conversation(session, channel, external_id)
             # Checked before anyone is created: a redelivered /delete must not bring the person back.
-            if message_key is not None and not repo.mark_handled(
-                    session, channel, message_key, known.id if known else None, now):
+            if message_key is not None and not repo.mark_handled(session, channel, message_key, known,
+                                                                 now):
                 return Turn((), duplicate=True)
-            participant = known or repo.get_or_create_participant(session, channel, external_id, now,
-                                                                  new_id=self.new_id)
-            stored = repo.load_state(session, participant.id)
+            participant_id = known or repo.get_or_create_participant(
+                session, channel, external_id, now, new_id=self.new_id).id
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
             language = None if state.language_locked else self.choose_language(
                 state.language, interface_language,
                 inbound.text if inbound.kind is InboundKind.TEXT else "")
             result = step(self.context, state, replace(inbound, language=language, now=now))
-            extra = self._apply(session, participant.id, result, now)
+            extra = self._apply(session, participant_id, result, now)
             if not any(result.has(e) for e in ERASING_EVENTS):
-                repo.save_state(session, participant.id, result.state.to_json(),
+                repo.save_state(session, participant_id, result.state.to_json(),
                                 stored.version if stored else None, now)
             elif message_key is not None:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a

@@ -9,9 +9,19 @@ import enum
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -63,7 +73,54 @@ def _dialect_insert(session: Session, entity: Any) -> postgresql.Insert | sqlite
     return sqlite.insert(entity)
 
 
+def _run(session: Session, name: str, build: Callable[[str], Executable],
+         params: dict[str, Any]) -> CursorResult[Any]:
+    """Execute one of the statements every turn runs, built once per dialect and bound per call.
+
+    A turn runs a handful of statements: building them anew each time, and passing them through
+    the ORM, cost more CPU than the database itself (benchmarks/turn.py).
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement = _STATEMENTS.get((name, dialect))
+    if statement is None:
+        statement = _STATEMENTS.setdefault((name, dialect), build(dialect))
+    return connection.execute(statement, params)
+
+
+_STATEMENTS: dict[tuple[str, str], Executable] = {}
+
+
+def _insert_for(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+_participants = cast(Table, Participant.__table__)
+_identities = cast(Table, ChannelIdentity.__table__)
+_states = cast(Table, ConversationState.__table__)
+_answers = cast(Table, Answer.__table__)
+_handled = cast(Table, HandledMessage.__table__)
+_replies = cast(Table, PendingReply.__table__)
+
+
 # Participants and identities
+
+
+def find_conversation(session: Session, channel: str,
+                      external_id: str) -> tuple[str | None, StoredState | None]:
+    """The participant id behind a channel identity and their conversation state, in one query."""
+    row = _run(session, "find_conversation", lambda _: (
+        select(_identities.c.participant_id, _states.c.data, _states.c.version)
+        .select_from(_identities.outerjoin(
+            _states, _states.c.participant_id == _identities.c.participant_id))
+        .where(_identities.c.channel == bindparam("channel"),
+               _identities.c.external_id == bindparam("external_id"))
+    ), {"channel": channel, "external_id": external_id}).first()
+    if row is None:
+        return None, None
+    state = StoredState(data=row.data, version=row.version) if row.version is not None else None
+    return row.participant_id, state
+
 
 
 def find_participant(session: Session, channel: str, external_id: str) -> Participant | None:
@@ -166,18 +223,14 @@ def mark_handled(
     ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the first transaction
     and then report False, instead of failing the whole transaction.
     """
-    statement = (
-        _dialect_insert(session, HandledMessage)
-        .values(
-            channel=channel,
-            message_key=message_key,
-            participant_id=participant_id,
-            handled_at=now,
-        )
+    values = {"channel": channel, "message_key": message_key, "participant_id": participant_id,
+              "handled_at": now}
+    return _run(session, "mark_handled", lambda dialect: (
+        _insert_for(dialect, _handled)
+        .values({name: bindparam(name) for name in values})
         .on_conflict_do_nothing(index_elements=["channel", "message_key"])
-        .returning(HandledMessage.message_key)
-    )
-    return session.execute(statement).first() is not None
+        .returning(_handled.c.message_key)
+    ), values).first() is not None
 
 
 def queue_reply(session: Session, channel: str, address: str, payload: dict[str, Any],
@@ -187,13 +240,15 @@ def queue_reply(session: Session, channel: str, address: str, payload: dict[str,
     A newer reply says where the conversation stands now, so delivering an older one after it
     would only confuse. Until ``due_at`` the caller delivers it; after that, anyone may.
     """
-    session.execute(delete(PendingReply).where(PendingReply.channel == channel,
-                                               PendingReply.address == address))
-    return session.execute(
-        insert(PendingReply).values(channel=channel, address=address, payload=payload,
-                                    created_at=now, due_at=due_at, attempts=0)
-        .returning(PendingReply.id)
-    ).scalar_one()
+    where = {"channel": channel, "address": address}
+    _run(session, "replace_reply", lambda _: delete(_replies).where(
+        _replies.c.channel == bindparam("channel"), _replies.c.address == bindparam("address")), where)
+    return int(_run(session, "queue_reply", lambda dialect: (
+        _insert_for(dialect, _replies)
+        .values(channel=bindparam("channel"), address=bindparam("address"), payload=bindparam("payload"),
+                created_at=bindparam("now"), due_at=bindparam("due_at"), attempts=0)
+        .returning(_replies.c.id)
+    ), {**where, "payload": payload, "now": now, "due_at": due_at}).scalar_one())
 
 
 def forget_replies(session: Session, reply_ids: Sequence[int]) -> int:
@@ -245,11 +300,10 @@ def claim_due_replies(session: Session, channel: str, now: datetime, lease_until
 
 
 def load_state(session: Session, participant_id: str) -> StoredState | None:
-    row = session.execute(
-        select(ConversationState.data, ConversationState.version).where(
-            ConversationState.participant_id == participant_id
-        )
-    ).one_or_none()
+    row = _run(session, "load_state", lambda _: (
+        select(_states.c.data, _states.c.version)
+        .where(_states.c.participant_id == bindparam("participant_id"))
+    ), {"participant_id": participant_id}).first()
     if row is None:
         return None
     return StoredState(data=row.data, version=row.version)
@@ -269,31 +323,32 @@ def save_state(
     is raised, so the caller can reload and retry its turn.
     """
     if expected_version is None:
-        inserted = session.execute(
-            _dialect_insert(session, ConversationState)
-            .values(participant_id=participant_id, data=data, version=1, updated_at=now)
+        inserted = _run(session, "create_state", lambda dialect: (
+            _insert_for(dialect, _states)
+            .values(participant_id=bindparam("state_of"), data=bindparam("new_data"), version=1,
+                    updated_at=bindparam("now"))
             .on_conflict_do_nothing(index_elements=["participant_id"])
-            .returning(ConversationState.version)
-        ).scalar_one_or_none()
+            .returning(_states.c.version)
+        ), {"state_of": participant_id, "new_data": data, "now": now}).scalar_one_or_none()
         if inserted is None:
             raise ConcurrentUpdateError(
                 f"conversation state of {participant_id} was created by another writer"
             )
-        return inserted
-    updated = session.execute(
-        update(ConversationState)
-        .where(
-            ConversationState.participant_id == participant_id,
-            ConversationState.version == expected_version,
-        )
-        .values(data=data, version=expected_version + 1, updated_at=now)
-        .returning(ConversationState.version)
-    ).scalar_one_or_none()
+        return int(inserted)
+    updated = _run(session, "update_state", lambda _: (
+        update(_states)
+        .where(_states.c.participant_id == bindparam("state_of"),
+               _states.c.version == bindparam("expected"))
+        .values(data=bindparam("new_data"), version=bindparam("expected") + 1,
+                updated_at=bindparam("now"))
+        .returning(_states.c.version)
+    ), {"state_of": participant_id, "expected": expected_version, "new_data": data,
+        "now": now}).scalar_one_or_none()
     if updated is None:
         raise ConcurrentUpdateError(
             f"conversation state of {participant_id} is no longer at version {expected_version}"
         )
-    return updated
+    return int(updated)
 
 
 # Consent
@@ -327,8 +382,11 @@ def record_consent(
 # Answers
 
 
-def save_answer(session: Session, answer: AnswerIn) -> Answer:
-    """Store an answer, replacing the participant's earlier answer to the same question."""
+_ANSWER_KEY = ("participant_id", "campaign_id", "question_id")
+
+
+def save_answer(session: Session, answer: AnswerIn) -> int:
+    """Store an answer, replacing the participant's earlier answer to the same question; its id."""
     values = {
         "participant_id": answer.participant_id,
         "campaign_id": answer.campaign_id,
@@ -344,13 +402,15 @@ def save_answer(session: Session, answer: AnswerIn) -> Answer:
         "topic_confidence": answer.topic_confidence,
         "understanding_pending": answer.understanding_pending,
     }
-    insert = _dialect_insert(session, Answer).values(**values)
-    key = ("participant_id", "campaign_id", "question_id")
-    statement = insert.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: insert.excluded[name] for name in values if name not in key},
-    ).returning(Answer)
-    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+    def build(dialect: str) -> Executable:
+        insert = _insert_for(dialect, _answers).values({name: bindparam(name) for name in values})
+        return insert.on_conflict_do_update(
+            index_elements=list(_ANSWER_KEY),
+            set_={name: insert.excluded[name] for name in values if name not in _ANSWER_KEY},
+        ).returning(_answers.c.id)
+
+    return int(_run(session, "save_answer", build, values).scalar_one())
 
 
 def answers_for(session: Session, participant_id: str) -> list[Answer]:
