@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +43,9 @@ class Understand(Protocol):
     async def __call__(self, text: str) -> Understanding | None: ...
 
     async def aclose(self) -> None: ...
+
+# Telegram keeps an undelivered update for 24 hours: marks older than this can never match again.
+HANDLED_KEPT = timedelta(days=7)
 
 ERASING_EVENTS = {EventType.CONSENT_REFUSED, EventType.NOT_ELIGIBLE, EventType.ERASURE_CONFIRMED}
 
@@ -188,6 +191,11 @@ class ConversationService:
                 extra.append(Outbound(describe_data(data_held, language, self.catalog,
                                                     self.context)))
         return tuple(extra)
+
+    def tidy(self) -> int:
+        """Forget handled-message marks too old to matter; returns how many went."""
+        with self.sessions.begin() as session:
+            return repo.forget_handled_before(session, self.clock() - HANDLED_KEPT)
 
     def mark_stopped(self, channel: str, external_id: str) -> None:
         """The channel says the participant can no longer be reached (e.g. they blocked the bot)."""

@@ -150,6 +150,7 @@ class HandledMessage(Base):
     """Inbound messages already processed, so a redelivered one is not processed twice."""
 
     __tablename__ = "handled_messages"
+    __table_args__ = (Index(None, "handled_at"),)
 
     channel: Mapped[str] = mapped_column(String, primary_key=True)
     message_key: Mapped[str] = mapped_column(String, primary_key=True)

@@ -233,6 +233,13 @@ def mark_handled(
     ), values).first() is not None
 
 
+def forget_handled_before(session: Session, cutoff: datetime) -> int:
+    """Drop the marks of messages handled before ``cutoff``: no channel redelivers that late."""
+    deleted = session.execute(delete(HandledMessage).where(HandledMessage.handled_at < cutoff)
+                              .returning(HandledMessage.message_key))
+    return len(deleted.all())
+
+
 def queue_reply(session: Session, channel: str, address: str, payload: dict[str, Any],
                 now: datetime, due_at: datetime) -> int:
     """Keep a turn's reply until it is delivered; it replaces any older reply still waiting there.

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from bot.app import App, build_app
 from bot.channels.collecting import CollectingChannel
 from bot.engine.messages import EventType, Inbound
-from storage.models import Answer, ChannelIdentity, ConsentRecord, Participant
+from storage.models import Answer, ChannelIdentity, ConsentRecord, HandledMessage, Participant
 
 ROOT = Path(__file__).resolve().parents[2]
 ONBOARDING = ["18-20", "Yes, I agree", "Lyon", "Vaise"]
@@ -151,3 +151,17 @@ def test_a_failed_save_changes_nothing_and_the_retry_goes_through(app: App) -> N
     retried = app.service.handle("test", "hal", Inbound.button(data, app.service.clock()), message_key="m1")
     assert not retried.duplicate and retried.answers
     assert count(app, Answer) == 1
+
+
+def test_marks_of_handled_messages_are_forgotten_after_a_week(app: App) -> None:
+    clock = app.service.clock
+    assert isinstance(clock, StepClock)
+    hello = Inbound.text_message("/start", clock())
+    app.service.handle("test", "fay", hello, message_key="update-1")
+    clock.now += timedelta(days=6)
+    app.service.handle("test", "fay", hello, message_key="update-2")
+    assert app.service.tidy() == 0
+    clock.now += timedelta(days=2)
+    assert app.service.tidy() == 1
+    with app.sessions() as session:
+        assert session.scalars(select(HandledMessage.message_key)).all() == ["update-2"]

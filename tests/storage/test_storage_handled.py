@@ -1,13 +1,13 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import HandledMessage
-from storage.repositories import mark_handled
+from storage.repositories import forget_handled_before, mark_handled
 
 # Long enough for a second client to reach the database and wait on a lock.
 BLOCKED_FOR_S = 0.3
@@ -76,3 +76,17 @@ def test_racing_deliveries_handle_a_message_exactly_once(
 
     outcomes = [future.result() for future in [background.submit(deliver) for _ in range(deliveries)]]
     assert sorted(outcomes) == [False] * (deliveries - 1) + [True]
+
+
+def test_old_marks_are_forgotten_recent_ones_kept(
+    sessions: sessionmaker[Session], participant_id: str, now: datetime
+) -> None:
+    with sessions.begin() as session:
+        mark_handled(session, "telegram", "old", participant_id, now - timedelta(days=8))
+        mark_handled(session, "telegram", "erased", None, now - timedelta(days=9))
+        mark_handled(session, "telegram", "recent", participant_id, now - timedelta(days=6))
+    with sessions.begin() as session:
+        assert forget_handled_before(session, now - timedelta(days=7)) == 2
+    with sessions.begin() as session:
+        assert session.scalars(select(HandledMessage.message_key)).all() == ["recent"]
+        assert mark_handled(session, "telegram", "recent", participant_id, now) is False

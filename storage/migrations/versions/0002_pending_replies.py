@@ -1,4 +1,4 @@
-"""Pending replies: a turn's reply is kept until it is delivered.
+"""Pending replies: a turn's reply is kept until it is delivered; handled messages by age.
 
 Revision ID: 0002
 Revises: 0001
@@ -31,9 +31,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_pending_replies_channel_address"), "pending_replies", ["channel", "address"])
     op.create_index(op.f("ix_pending_replies_due_at"), "pending_replies", ["due_at"])
+    op.create_index(op.f("ix_handled_messages_handled_at"), "handled_messages", ["handled_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_handled_messages_handled_at"), table_name="handled_messages")
     op.drop_index(op.f("ix_pending_replies_due_at"), table_name="pending_replies")
     op.drop_index(op.f("ix_pending_replies_channel_address"), table_name="pending_replies")
     op.drop_table("pending_replies")
