@@ -31,8 +31,7 @@ bot/locale/%/LC_MESSAGES/youthvoice.mo: bot/locale/%/LC_MESSAGES/youthvoice.po $
 catalogs: install
 	$(BIN)/pybabel extract --no-default-keywords -k tr -k N_ -k both -k gettext:2 --no-location \
 		--omit-header --sort-output -o bot/locale/youthvoice.pot bot
-	$(BIN)/pybabel update -i bot/locale/youthvoice.pot -d bot/locale -D youthvoice --no-location \
-		--omit-header --width 100
+	$(BIN)/pybabel update -i bot/locale/youthvoice.pot -d bot/locale -D youthvoice --width 100
 	$(MAKE) install
 
 # PostgreSQL (Debian's package) for the storage suite; node and npm for the Telegram emulator.
