@@ -15,6 +15,7 @@ from telegram import Update
 from bot.app import DEFAULT_CONFIG, build_app
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
+from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", default="telegram", help="webhook: the URL path to serve")
     run.add_argument("--no-nlu", action="store_true",
                      help="do not start the NLU server (free text is kept and classified later)")
+    run.add_argument("--spool", type=Path, default=Path("var/spool/telegram"),
+                     help="where messages wait on disk while the database is down "
+                          "(default: var/spool/telegram)")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
@@ -151,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if catch_up is not None:
         catch_up.start()
     try:
-        channel = TelegramChannel(app.service, app.context.catalog)
+        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
         if args.webhook:

@@ -1,23 +1,26 @@
 """Telegram, through python-telegram-bot 22: updates in, the service's replies out.
 
 Updates of one chat are handled one after another (a participant's answers must not overtake each
-other); different chats run concurrently. Everything the turn stores is committed before anything is
-sent, so a reply that cannot be delivered never loses an answer.
+other); different chats run concurrently. Everything the turn stores, its reply included, is committed
+before anything is sent: a reply that cannot be delivered now is tried again later (bot/outbox.py),
+and never loses the answer it follows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -34,16 +37,18 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.channels.spool import Spool
+from bot.channels.telegram_http import AiohttpRequest
 from bot.engine import callbacks
 from bot.engine.language import supported_language
-from bot.engine.messages import Choice, Inbound, InboundKind, Outbound
+from bot.engine.messages import Choice, Inbound, InboundKind
 from bot.engine.texts import N_, Catalog
-from bot.service import ConversationService, Turn
+from bot.outbox import outbound_of
+from bot.service import ConversationService
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-T = TypeVar("T")
 
 COMMANDS = (
     ("start", N_("Start, or pick up where you left off")),
@@ -56,17 +61,68 @@ COMMANDS = (
 )
 SORRY = N_("Sorry, something went wrong on our side and your last message was not saved. "
            "Please send it again in a minute.")
+KEPT = N_("Got it. I can't save answers this very minute, but your message is safe: "
+          "I'll reply as soon as I can.")
 # Labels this short fit side by side (the 1-5 scale, yes/no).
 SHORT_LABEL = 6
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """How hard to try before giving up on one outgoing call."""
+    """How hard to try at once before the reply waits in the outbox for a later try."""
 
-    attempts: int = 5
+    attempts: int = 3
     first_backoff: float = 0.5
     max_backoff: float = 8.0
+    # How often to look for replies to deliver again, and to clear delivered ones.
+    redeliver_every: float = 5.0
+    # How often to forget handled-message marks past any redelivery window.
+    tidy_every: float = 3600.0
+
+
+class Outcome(enum.Enum):
+    SENT = enum.auto()
+    # Telegram refused this call for good (bad request, message gone): retrying cannot help.
+    REFUSED = enum.auto()
+    # The participant blocked the bot: nothing more goes to them.
+    BLOCKED = enum.auto()
+    # Still failing after the attempts: worth another try later.
+    UNREACHABLE = enum.auto()
+
+
+@dataclass(frozen=True)
+class Edit:
+    message_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None
+    # A replaced question (multi-choice toggles) is sent anew if its message cannot be edited.
+    or_send: bool = False
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str
+    markup: InlineKeyboardMarkup | None
+
+
+def actions(payload: dict[str, Any]) -> list[Edit | Send]:
+    """The Bot API calls that deliver a queued reply, in order."""
+    context = payload["context"]
+    pressed: int | None = context.get("pressed")
+    outbound = outbound_of(payload)
+    acknowledgement: str | None = payload["acknowledgement"]
+    steps: list[Edit | Send] = []
+    if pressed is not None and acknowledgement and not any(m.replace for m in outbound):
+        question = context.get("pressed_text")
+        steps.append(Edit(pressed, f"{question}\n\n✓ {acknowledgement}" if question else acknowledgement,
+                          None))
+    for message in outbound:
+        markup = keyboard(message.choices)
+        if message.replace and pressed is not None:
+            steps.append(Edit(pressed, message.text, markup, or_send=True))
+        else:
+            steps.append(Send(message.text, markup))
+    return steps
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -77,22 +133,28 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
+    @contextlib.asynccontextmanager
+    async def chat(self, chat_id: int) -> AsyncIterator[None]:
+        """Exclusive use of one chat: its updates, and redelivery of its replies, take turns."""
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            # Forget idle chats so the table does not grow with every participant ever seen.
+            self._waiting[chat_id] -= 1
+            if self._waiting[chat_id] == 0:
+                del self._waiting[chat_id]
+                del self._locks[chat_id]
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             await coroutine
             return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
-        self._waiting[chat.id] = self._waiting.get(chat.id, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            # Forget idle chats so the table does not grow with every participant ever seen.
-            self._waiting[chat.id] -= 1
-            if self._waiting[chat.id] == 0:
-                del self._waiting[chat.id]
-                del self._locks[chat.id]
+        async with self.chat(chat.id):
+            await coroutine
 
     async def initialize(self) -> None:
         self._locks.clear()
@@ -123,10 +185,14 @@ def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
 
 class TelegramChannel:
     def __init__(self, service: ConversationService, catalog: Catalog,
-                 delivery: Delivery | None = None) -> None:
+                 delivery: Delivery | None = None, spool: Spool | None = None) -> None:
         self.service = service
         self.catalog = catalog
+        self.spool = spool
         self.delivery = delivery or Delivery()
+        self.processor = ChatOrderedProcessor()
+        self._redelivery: asyncio.Task[None] | None = None
+        self._tidied_at: float | None = None
 
     def inbound_for(self, message: Message) -> Inbound:
         now = self.service.clock()
@@ -135,13 +201,18 @@ class TelegramChannel:
         return Inbound(InboundKind.UNSUPPORTED, now)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.handle_update(update, context.bot)
+
+    async def handle_update(self, update: Update, bot: Bot, *, replaying: bool = False) -> bool:
+        """One update, start to finish. False only when replaying and the database is still down."""
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE:
             # Surveys are one-to-one: in groups the bot stays silent rather than expose anyone.
-            return
+            return True
         user = update.effective_user
         interface = user.language_code if user else None
         query = update.callback_query
+        pressed = query.message if query is not None and isinstance(query.message, Message) else None
         if query is not None:
             inbound = Inbound.button(query.data or "", self.service.clock())
         elif update.message is not None:
@@ -149,77 +220,175 @@ class TelegramChannel:
         elif update.edited_message is not None:
             inbound = Inbound(InboundKind.EDITED, self.service.clock())
         else:
-            return
+            return True
+        if not replaying and self.spool is not None and self.spool.holds(chat.id):
+            # Earlier messages of this chat are waiting on disk: this one must not overtake them.
+            await self.keep(update, chat.id, interface, bot, tell=False)
+            return True
+        keep = {"pressed": pressed.message_id if pressed else None,
+                "pressed_text": pressed.text if pressed else None}
         try:
             turn = await self.service.handle_async(CHANNEL, str(chat.id), inbound,
                                                    message_key=str(update.update_id),
-                                                   interface_language=interface)
+                                                   interface_language=interface, keep_reply=keep)
         except Exception:
-            log.exception("turn for chat %s failed; asking the participant to resend", chat.id)
-            language = supported_language(interface) or self.service.context.community.default_language
-            if query is not None:
-                await self.attempt(chat.id, query.answer)
-            await self.attempt(chat.id, lambda: context.bot.send_message(
-                chat.id, self.catalog.gettext(language, SORRY)))
-            return
-        if turn.duplicate:
-            if query is not None:
-                await self.attempt(chat.id, query.answer)
-            return
-        await self.deliver(context, chat.id, turn, query)
-
-    async def deliver(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn,
-                      query: CallbackQuery | None) -> None:
-        pressed = query.message if query is not None and isinstance(query.message, Message) else None
-        if query is not None:
+            if replaying:
+                return False
+            log.exception("turn for chat %s failed", chat.id)
+            await self.keep(update, chat.id, interface, bot, tell=True)
+            return True
+        if query is not None and not replaying:
             # Always answered, or the participant's app keeps a spinner on the button.
-            await self.attempt(chat_id, query.answer)
-        replacing = any(m.replace for m in turn.outbound)
-        if pressed is not None and turn.acknowledgement and not replacing:
-            shown = f"{pressed.text}\n\n✓ {turn.acknowledgement}" if pressed.text else turn.acknowledgement
-            await self.attempt(chat_id, lambda: pressed.edit_text(shown, reply_markup=None))
-        for message in turn.outbound:
-            await self.send(context, chat_id, message, pressed)
+            await self.attempt(chat.id, query.answer)
+        if turn.reply_id is not None and turn.reply is not None:
+            await self.deliver(bot, chat.id, turn.reply_id, turn.reply, attempts=0)
+        return True
 
-    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: Outbound,
-                   pressed: Message | None) -> None:
-        markup = keyboard(message.choices)
-        if message.replace and pressed is not None:
-            await self.attempt(chat_id, lambda: pressed.edit_text(message.text, reply_markup=markup))
-        else:
-            await self.attempt(chat_id, lambda: context.bot.send_message(chat_id, message.text,
-                                                                         reply_markup=markup))
+    async def keep(self, update: Update, chat_id: int, interface: str | None, bot: Bot, *,
+                   tell: bool) -> None:
+        """The database cannot take this update: keep it on disk for later, or ask for it again."""
+        language = supported_language(interface) or self.service.context.community.default_language
+        if update.callback_query is not None:
+            await self.attempt(chat_id, update.callback_query.answer)
+        kept = self.spool is not None and await asyncio.to_thread(
+            self.spool.keep, update.update_id, chat_id, update.to_dict())
+        if kept and not tell:
+            return
+        text = KEPT if kept else SORRY
+        await self.attempt(chat_id, lambda: bot.send_message(chat_id, self.catalog.gettext(language, text)))
 
-    async def attempt(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T | None:
+    async def replay(self, bot: Bot) -> int:
+        """Handle the updates kept on disk, oldest first, until the database fails again."""
+        if self.spool is None:
+            return 0
+        replayed = 0
+        for path, chat_id, data in await asyncio.to_thread(self.spool.waiting):
+            update = Update.de_json(data, bot)
+            async with self.processor.chat(chat_id):
+                if not await self.handle_update(update, bot, replaying=True):
+                    break
+            self.spool.done(path, chat_id)
+            replayed += 1
+        if replayed:
+            log.info("handled %d updates kept while the database was down", replayed)
+        return replayed
+
+    async def deliver(self, bot: Bot, chat_id: int, reply_id: int, payload: dict[str, Any],
+                      attempts: int) -> bool:
+        """Deliver a queued reply from where it stopped; True once nothing is left to try."""
+        steps = actions(payload)
+        for done in range(payload["done"], len(steps)):
+            outcome = await self.attempt(chat_id, self._call(bot, chat_id, steps[done]))
+            step = steps[done]
+            if outcome is Outcome.REFUSED and isinstance(step, Edit) and step.or_send:
+                outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup)))
+            if outcome is Outcome.UNREACHABLE:
+                try:
+                    await asyncio.to_thread(self.service.outbox.retry_later, reply_id,
+                                            {**payload, "done": done}, attempts + 1)
+                except Exception:
+                    # The reply is still queued: it comes due again when its lease ends.
+                    log.exception("could not reschedule the reply for chat %s", chat_id)
+                return False
+            if outcome is Outcome.BLOCKED:
+                break
+        self.service.outbox.delivered(reply_id)
+        return True
+
+    @staticmethod
+    def _call(bot: Bot, chat_id: int, step: Edit | Send) -> Callable[[], Awaitable[object]]:
+        if isinstance(step, Edit):
+            return lambda: bot.edit_message_text(step.text, chat_id=chat_id, message_id=step.message_id,
+                                                 reply_markup=step.markup)
+        return lambda: bot.send_message(chat_id, step.text, reply_markup=step.markup)
+
+    async def attempt(self, chat_id: int, call: Callable[[], Awaitable[object]]) -> Outcome:
         """One Bot API call, retried through flood limits and network trouble; never raises."""
         backoff = self.delivery.first_backoff
         for attempt in range(1, self.delivery.attempts + 1):
             try:
-                return await call()
+                await call()
+                return Outcome.SENT
             except Forbidden:
                 log.info("chat %s blocked the bot: marking the participant stopped", chat_id)
-                await asyncio.to_thread(self.service.mark_stopped, CHANNEL, str(chat_id))
-                return None
+                try:
+                    await asyncio.to_thread(self.service.mark_stopped, CHANNEL, str(chat_id))
+                except Exception:
+                    log.exception("could not mark chat %s stopped", chat_id)
+                return Outcome.BLOCKED
             except RetryAfter as exc:
                 wait = exc.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 log.warning("flood limit for chat %s: waiting %.1f s", chat_id, seconds)
                 await asyncio.sleep(seconds)
             except BadRequest as exc:
-                if "not modified" not in exc.message.lower():
-                    log.error("Telegram refused a call for chat %s: %s", chat_id, exc.message)
-                return None
+                if "not modified" in exc.message.lower():
+                    return Outcome.SENT
+                log.error("Telegram refused a call for chat %s: %s", chat_id, exc.message)
+                return Outcome.REFUSED
             except NetworkError as exc:
                 log.warning("network trouble for chat %s (attempt %d): %s", chat_id, attempt, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.delivery.max_backoff)
+                if attempt < self.delivery.attempts:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.delivery.max_backoff)
             except TelegramError as exc:
                 log.error("Telegram error for chat %s: %s", chat_id, exc)
-                return None
-        log.error("gave up on a call for chat %s after %d attempts", chat_id, self.delivery.attempts)
-        return None
+                return Outcome.REFUSED
+        log.warning("no luck with a call for chat %s after %d attempts", chat_id, self.delivery.attempts)
+        return Outcome.UNREACHABLE
+
+    async def redeliver(self, bot: Bot) -> int:
+        """Clear delivered replies, then try those due again; returns how many were tried."""
+        outbox = self.service.outbox
+        await asyncio.to_thread(outbox.flush)
+        due = await asyncio.to_thread(outbox.claim_due, CHANNEL)
+        for reply in due:
+            chat_id = int(reply.address)
+            async with self.processor.chat(chat_id):
+                # A turn that ran meanwhile replaced it with where the conversation stands now.
+                if await asyncio.to_thread(outbox.still_pending, reply.id):
+                    log.info("delivering a reply to chat %s again (attempt %d)", chat_id,
+                             reply.attempts + 1)
+                    await self.deliver(bot, chat_id, reply.id, reply.payload, reply.attempts)
+        return len(due)
+
+    async def tidy(self, _bot: Bot) -> int:
+        now = asyncio.get_running_loop().time()
+        if self._tidied_at is not None and now - self._tidied_at < self.delivery.tidy_every:
+            return 0
+        self._tidied_at = now
+        forgotten = await asyncio.to_thread(self.service.tidy)
+        if forgotten:
+            log.info("forgot %d old handled-message marks", forgotten)
+        return forgotten
+
+    async def _redeliver_forever(self, bot: Bot) -> None:
+        while True:
+            await asyncio.sleep(self.delivery.redeliver_every)
+            # Each on its own: the database may be down, and what waits stays for the next round.
+            for work in (self.replay, self.redeliver, self.tidy):
+                try:
+                    await work(bot)
+                except Exception:
+                    log.exception("%s round failed", work.__name__)
+
+    async def start(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await self.register_commands(application)
+        self._redelivery = asyncio.create_task(self._redeliver_forever(application.bot))
+
+    async def stop(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Before the bot's connections close: no redelivery may be left half way."""
+        if self._redelivery is not None:
+            self._redelivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._redelivery
+            self._redelivery = None
 
     async def shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        try:
+            await asyncio.to_thread(self.service.outbox.flush)
+        except Exception:
+            log.exception("could not clear delivered replies; they may be sent again")
         await self.service.aclose()
 
     async def register_commands(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -236,9 +405,14 @@ def build_application(channel: TelegramChannel, token: str, *, base_url: str | N
     builder = (
         ApplicationBuilder()
         .token(token)
+        # aiohttp rather than PTB's httpx: a third of the CPU per Bot API call (telegram_http.py).
+        # PTB adds getUpdates' long-poll timeout to the read timeout of the polling request.
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .rate_limiter(AIORateLimiter(max_retries=delivery_retries))
-        .concurrent_updates(ChatOrderedProcessor())
-        .post_init(channel.register_commands)
+        .concurrent_updates(channel.processor)
+        .post_init(channel.start)
+        .post_stop(channel.stop)
         .post_shutdown(channel.shutdown)
     )
     if base_url is not None:

@@ -6,6 +6,7 @@ created with Debian's ``initdb``/``pg_ctl`` in a temporary directory, listening 
 127.0.0.1 on a free port, and removed at the end of the session.
 """
 
+import contextlib
 import os
 import pwd
 import re
@@ -74,24 +75,28 @@ def _run(command: Sequence[str], *, cwd: Path) -> None:
         )
 
 
-@contextmanager
-def temporary_postgres(database: str = DATABASE_NAME) -> Iterator[str]:
-    """Start a private PostgreSQL server and yield the URL of an empty database on it."""
-    bin_dir = find_postgres_bin()
-    workdir = Path(tempfile.mkdtemp(prefix="youthvoice-pg-"))
-    try:
-        as_server_user: list[str] = []
+class PostgresServer:
+    """A private server in a temporary directory; it can be stopped and started again (outages)."""
+
+    def __init__(self) -> None:
+        self.bin_dir = find_postgres_bin()
+        self.workdir = Path(tempfile.mkdtemp(prefix="youthvoice-pg-"))
+        self.as_server_user: list[str] = []
         if os.geteuid() == 0:
             account = pwd.getpwnam(SERVER_USER)
-            os.chown(workdir, account.pw_uid, account.pw_gid)
-            as_server_user = ["runuser", "-u", SERVER_USER, "--"]
-        data_dir = workdir / "data"
+            os.chown(self.workdir, account.pw_uid, account.pw_gid)
+            self.as_server_user = ["runuser", "-u", SERVER_USER, "--"]
+        self.data_dir = self.workdir / "data"
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def init(self) -> None:
         _run(
             [
-                *as_server_user,
-                str(bin_dir / "initdb"),
+                *self.as_server_user,
+                str(self.bin_dir / "initdb"),
                 "--pgdata",
-                str(data_dir),
+                str(self.data_dir),
                 "--username",
                 "postgres",
                 "--auth",
@@ -101,31 +106,59 @@ def temporary_postgres(database: str = DATABASE_NAME) -> Iterator[str]:
                 "--no-locale",
                 "--no-sync",
             ],
-            cwd=workdir,
+            cwd=self.workdir,
         )
-        port = _free_port()
+
+    def _pg_ctl(self) -> list[str]:
+        return [*self.as_server_user, str(self.bin_dir / "pg_ctl"), "--pgdata", str(self.data_dir)]
+
+    def start(self) -> None:
         # Durability is pointless for a throwaway server: fsync and friends are off.
-        server_options = (
-            f"-h 127.0.0.1 -p {port} -k {workdir} -F -c synchronous_commit=off -c full_page_writes=off"
-        )
-        pg_ctl = [*as_server_user, str(bin_dir / "pg_ctl"), "--pgdata", str(data_dir)]
-        log_file = workdir / "server.log"
+        options = (f"-h 127.0.0.1 -p {self.port} -k {self.workdir} -F -c synchronous_commit=off "
+                   "-c full_page_writes=off")
+        log_file = self.workdir / "server.log"
         try:
-            _run([*pg_ctl, "--log", str(log_file), "--wait", "-o", server_options, "start"], cwd=workdir)
+            _run([*self._pg_ctl(), "--log", str(log_file), "--wait", "-o", options, "start"],
+                 cwd=self.workdir)
         except PostgresUnavailableError as error:
             log = log_file.read_text(errors="replace") if log_file.exists() else ""
             raise PostgresUnavailableError(f"{error}\nserver log:\n{log}") from error
+
+    def stop(self) -> None:
+        _run([*self._pg_ctl(), "--mode", "fast", "--wait", "stop"], cwd=self.workdir)
+
+    def create_database(self, database: str) -> str:
+        admin = create_engine(f"{self.url}/postgres", poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+        admin.dispose()
+        return f"{self.url}/{database}"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A private server, running for the duration unless the caller stops it."""
+    server = PostgresServer()
+    try:
+        server.init()
+        server.start()
         try:
-            server_url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-            admin = create_engine(f"{server_url}/postgres", poolclass=NullPool, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-            admin.dispose()
-            yield f"{server_url}/{database}"
+            yield server
         finally:
-            _run([*pg_ctl, "--mode", "fast", "--wait", "stop"], cwd=workdir)
+            with contextlib.suppress(PostgresUnavailableError):
+                server.stop()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.remove()
+
+
+@contextmanager
+def temporary_postgres(database: str = DATABASE_NAME) -> Iterator[str]:
+    """Start a private PostgreSQL server and yield the URL of an empty database on it."""
+    with running_postgres() as server:
+        yield server.create_database(database)
 
 
 @contextmanager

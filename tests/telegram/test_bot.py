@@ -6,16 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from telegram import Bot, Update
 
 from bot.app import App, build_app
+from bot.channels.spool import Spool
 from bot.channels.telegram import Delivery, TelegramChannel, build_application
-from storage.models import Answer, ChannelIdentity, Participant
+from storage.models import Answer, ChannelIdentity, Participant, PendingReply
+from tests.support.postgres import running_postgres
 from tests.support.telegram import (
     SECRET,
     AnyApplication,
@@ -29,7 +32,7 @@ from tests.support.telegram import (
 
 pytestmark = pytest.mark.telegram
 ROOT = Path(__file__).resolve().parents[2]
-FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2)
+FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2, redeliver_every=0.1)
 
 
 @dataclass
@@ -50,6 +53,10 @@ class Harness:
             session.expunge(participant)
             return participant
 
+    def pending_attempts(self) -> list[int]:
+        with self.app.sessions() as session:
+            return list(session.scalars(select(PendingReply.attempts)).all())
+
     def answers(self, user: TelegramUser) -> dict[str, object]:
         with self.app.sessions() as session:
             rows = session.scalars(
@@ -64,18 +71,31 @@ def database(tmp_path: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def youthvoice(bot: EmulatedBot, database: str, mode: Mode = "polling",
-                     port: int | None = None) -> AsyncIterator[Harness]:
+                     port: int | None = None, spool: Path | None = None) -> AsyncIterator[Harness]:
     app = build_app(ROOT / "config.yml", database)
-    channel = TelegramChannel(app.service, app.context.catalog, FAST)
+    channel = TelegramChannel(app.service, app.context.catalog, FAST,
+                              Spool(spool) if spool is not None else None)
     application = build_application(channel, bot.token, base_url=bot.url)
     try:
         async with running(application, mode, port):
-            # run_polling and run_webhook call post_init; the tests drive the parts themselves.
-            assert application.post_init is not None
+            # run_polling and run_webhook call these hooks; the tests drive the parts themselves.
+            assert application.post_init and application.post_stop and application.post_shutdown
             await application.post_init(application)
-            yield Harness(app, application, bot)
+            try:
+                yield Harness(app, application, bot)
+            finally:
+                await application.post_stop(application)
+        await application.post_shutdown(application)
     finally:
         app.close()
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 class Chat:
@@ -320,6 +340,90 @@ async def test_flood_limits_are_waited_out_and_nothing_is_lost(telegram_bot: Emu
         await chat.press("Done ✔", "Choose at least one option")
     statuses = [c.status for c in await telegram_bot.calls("sendMessage")]
     assert 429 in statuses
+
+
+async def test_a_reply_that_cannot_go_out_now_is_delivered_later(telegram_bot: EmulatedBot,
+                                                                  database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        bot.app.service.outbox.first_retry = timedelta(milliseconds=300)
+        await onboard(chat, "en")
+        question = await chat.with_button("On foot")
+        await telegram_bot.inject_failure("drop", chat_id=user.chat_id, times=None)
+        await telegram_bot.inject_failure("drop", method="editMessageText", chat_id=user.chat_id,
+                                          times=None)
+        await user.press_button(question, "On foot")
+        await until(lambda: bot.pending_attempts() >= [1], "the reply to wait for another try")
+        assert bot.answers(user) == {"getting_around": ["walk"]}
+        await telegram_bot.clear_failures()
+        await chat.expect(question.message_id, "What gets in your way")
+        acknowledged = await user.wait_for_edit(question)
+        assert acknowledged.text is not None and acknowledged.text.endswith("✓ On foot")
+        await until(lambda: bot.count(PendingReply) == 0, "the delivered reply to be cleared")
+    sent = [m for m in await user.messages() if "What gets in your way" in (m.text or "")]
+    assert len(sent) == 1
+
+
+async def test_a_reply_still_waiting_at_shutdown_goes_out_after_a_restart(
+        telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="fr")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "fr")
+        question = await chat.with_button("À pied")
+        await telegram_bot.inject_failure("drop", chat_id=user.chat_id, times=None)
+        await user.press_button(question, "À pied")
+        await until(lambda: bot.pending_attempts() >= [1], "the reply to wait for another try")
+    await telegram_bot.clear_failures()
+    async with youthvoice(telegram_bot, database) as bot:
+        bot.app.service.outbox.first_retry = timedelta(0)
+        # Its pause was set by the stopped worker; a restarted one honours it, then delivers.
+        with bot.app.sessions.begin() as session:
+            session.execute(update(PendingReply).values(due_at=datetime.now(UTC)))
+        await chat.expect(question.message_id, "Qu'est-ce qui te gêne")
+        await until(lambda: bot.count(PendingReply) == 0, "the delivered reply to be cleared")
+
+
+async def test_a_newer_reply_replaces_one_still_waiting(telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        bot.app.service.outbox.first_retry = timedelta(seconds=30)
+        await onboard(chat, "en")
+        await telegram_bot.inject_failure("drop", chat_id=user.chat_id, times=5)
+        await user.send_command("help")
+        await until(lambda: bot.pending_attempts() >= [1], "the help text to wait for another try")
+        await chat.command("mydata", "Here is everything we keep about you")
+        await until(lambda: bot.count(PendingReply) == 0, "the delivered reply to be cleared")
+        await asyncio.sleep(0.5)
+    # The help text would now arrive after the answer to a later message: it was dropped instead.
+    assert not [m for m in await user.messages() if "I ask you short questions" in (m.text or "")]
+
+
+@pytest.mark.postgres
+async def test_while_the_database_is_down_messages_wait_on_disk(telegram_bot: EmulatedBot,
+                                                                 tmp_path: Path) -> None:
+    user = telegram_bot.user(language_code="fr")
+    chat = Chat(user)
+    with running_postgres() as server:
+        database = server.create_database("outage")
+        async with youthvoice(telegram_bot, database, spool=tmp_path / "spool") as bot:
+            await onboard(chat, "fr")
+            server.stop()
+            await chat.press("À pied", "ton message est en sécurité")
+            # A later message of the same chat queues behind the first instead of overtaking it.
+            await user.send_text("/aide")
+            await until(lambda: len(list((tmp_path / "spool").glob("*.json"))) == 2,
+                        "both messages to wait on disk")
+            server.start()
+            await chat.expect(0, "Qu'est-ce qui te gêne")
+            await until(lambda: not list((tmp_path / "spool").glob("*.json")), "the spool to empty")
+            assert bot.answers(user) == {"getting_around": ["walk"]}
+    texts = [m.text or "" for m in await user.messages()]
+    kept = [i for i, t in enumerate(texts) if "ton message est en sécurité" in t]
+    asked = [i for i, t in enumerate(texts) if "Qu'est-ce qui te gêne" in t]
+    assert len(kept) == 1 and len(asked) == 1 and kept[0] < asked[0]
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_stopped(telegram_bot: EmulatedBot,
