@@ -9,6 +9,8 @@ multipart/form-data when files are uploaded.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
+from urllib.parse import urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -38,7 +40,8 @@ class AiohttpRequest(BaseRequest):
     not enforced (the bot's bodies are small forms that fit the socket buffer).
     """
 
-    __slots__ = ("_connect", "_default_timeout", "_pool", "_pool_size", "_read", "_session", "_slots")
+    __slots__ = ("_connect", "_default_timeout", "_pool", "_pool_size", "_proxies", "_read", "_session",
+                 "_slots")
 
     def __init__(
         self,
@@ -59,10 +62,21 @@ class AiohttpRequest(BaseRequest):
         self._default_timeout = _timeout(read_timeout, connect_timeout)
         self._slots = asyncio.Semaphore(connection_pool_size)
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
         return self._read
+
+    def _proxy_for(self, url: str) -> str | None:
+        """HTTPS_PROXY / NO_PROXY from the environment, as httpx honoured them; looked up once per
+        host (aiohttp's trust_env would re-read them, and ~/.netrc, on every request)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            bypass = bool(key[1]) and urllib.request.proxy_bypass(key[1])
+            self._proxies[key] = None if bypass else urllib.request.getproxies().get(key[0])
+        return self._proxies[key]
 
     def _open(self) -> aiohttp.ClientSession:
         # A new semaphore too: both belong to the event loop that opens them.
@@ -71,8 +85,6 @@ class AiohttpRequest(BaseRequest):
             connector=aiohttp.TCPConnector(limit=self._pool_size),
             headers={"User-Agent": self.USER_AGENT},
             timeout=self._default_timeout,
-            # HTTPS_PROXY / NO_PROXY from the environment, as httpx honoured them.
-            trust_env=True,
         )
         return self._session
 
@@ -135,7 +147,8 @@ class AiohttpRequest(BaseRequest):
         else:
             await slots.acquire()
         try:
-            async with session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
+            async with session.request(method, url, data=data, headers=headers, timeout=timeout,
+                                       proxy=self._proxy_for(url)) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # asyncio.TimeoutError and aiohttp.ServerTimeoutError included
             raise TimedOut from exc

@@ -207,3 +207,32 @@ async def test_a_bot_on_aiohttp_talks_to_the_emulator(
         assert sent.chat.id == telegram_user.chat_id
     messages = await telegram_user.messages()
     assert [m.text for m in messages] == ["Bonjour ! Prêt·e ?"]
+
+
+async def test_the_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await reader.readline()).decode().strip())
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        body = b'{"ok": true, "result": true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, body = await request.do_request("http://telegram.invalid/botTOKEN/getMe", "POST")
+    finally:
+        await request.shutdown()
+        listening.close()
+    assert (status, json.loads(body)) == (200, {"ok": True, "result": True})
+    assert seen == ["POST http://telegram.invalid/botTOKEN/getMe HTTP/1.1"]
