@@ -26,6 +26,9 @@ _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 _SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+
 def normalise_url(url: str) -> str:
     """Point plain PostgreSQL URLs at the psycopg 3 driver."""
     for prefix in _POSTGRES_PREFIXES:
@@ -53,6 +56,10 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
+        # libpq waits forever by default on a server that stopped answering; a turn should fail in
+        # seconds so the bot can keep the message on disk and tell the participant.
+        if "connect_timeout" not in parsed.query:
+            parsed = parsed.update_query_dict({"connect_timeout": str(POSTGRES_CONNECT_TIMEOUT_S)})
         return create_engine(parsed, pool_pre_ping=True)
     raise UnsupportedDatabaseError(
         f"unsupported database backend {backend!r}: use one of {', '.join(_SUPPORTED_BACKENDS)}"

@@ -1,9 +1,10 @@
+import socket
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -73,6 +74,20 @@ def test_postgresql_engine_replaces_connections_the_server_dropped(postgres_url:
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_postgresql_server_that_stopped_answering_fails_the_connection_in_seconds() -> None:
+    assert make_engine("postgresql://bot@db.internal/yv").url.query["connect_timeout"] == "5"
+    # Accepts TCP connections (the kernel's backlog) but never says a word, like a hung server.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql://bot@127.0.0.1:{port}/yv?connect_timeout=2")
+        assert engine.url.query["connect_timeout"] == "2"
+        with pytest.raises(OperationalError, match="timeout"):
+            engine.connect()
+        engine.dispose()
 
 
 def test_upgrade_accepts_a_url(db_url: str) -> None:
