@@ -369,8 +369,10 @@ class TelegramChannel:
             for work in (self.replay, self.redeliver, self.tidy):
                 try:
                     await work(bot)
-                except Exception:
-                    log.exception("%s round failed", work.__name__)
+                except Exception as exc:
+                    # Every few seconds during an outage: one line each, the traceback when verbose.
+                    log.warning("%s round failed: %s", work.__name__, exc,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
 
     async def start(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await self.register_commands(application)
