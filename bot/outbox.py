@@ -24,8 +24,10 @@ from storage.records import QueuedReply
 log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
-# How long the worker that queued or claimed a reply has to deliver it before others may.
-LEASE = timedelta(minutes=2)
+# How long the worker that queued or claimed a reply has to deliver it before others may: longer
+# than a delivery can take through Telegram's flood waits (the rate limiter and the channel each
+# wait them out a few times), so a slow delivery is not taken over and sent twice.
+LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(seconds=15)
 LONGEST_PAUSE = timedelta(minutes=10)
 # A question days late is still worth asking; after this it is not, and the next turn re-asks.
