@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine.conversation import Context, step
@@ -23,7 +24,7 @@ from bot.engine.understanding import Understanding
 from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import describe_data
 from storage import repositories as repo
-from storage.errors import ConcurrentUpdateError
+from storage.errors import ConcurrentUpdateError, StorageUnavailableError
 from storage.records import AnswerIn
 
 log = logging.getLogger(__name__)
@@ -115,14 +116,21 @@ class ConversationService:
             channel, external_id, inbound, message_key, interface_language, keep_reply))
 
     def _retrying(self, channel: str, external_id: str, work: Callable[[], T]) -> T:
-        """Run one transaction again while another worker keeps changing the same conversation."""
+        """Run one transaction again while another worker keeps changing the same conversation.
+
+        Raises StorageUnavailableError when the database is down or stays too busy: the channel
+        can keep the message and try again later, which it must not do for other errors.
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return work()
             except ConcurrentUpdateError:
                 log.info("conversation %s:%s changed under turn (attempt %d), retrying",
                          channel, external_id, attempt)
-        raise ConcurrentUpdateError(f"{channel}:{external_id}: gave up after {MAX_ATTEMPTS} attempts")
+            except (OperationalError, InterfaceError) as exc:
+                raise StorageUnavailableError(f"{channel}:{external_id}: {exc}") from exc
+        raise StorageUnavailableError(
+            f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:

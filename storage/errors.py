@@ -19,3 +19,7 @@ class UnknownParticipantError(StorageError):
 
 class CampaignVersionConflictError(StorageError):
     """A campaign arrived with an (id, version) already stored under different content."""
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached, or is too busy right now: the same work may succeed later."""

@@ -72,6 +72,15 @@ class Spool:
     def done(self, path: Path, chat_id: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        self._forget(path, chat_id)
+
+    def set_aside(self, path: Path, chat_id: int) -> None:
+        """An update that fails for a reason other than the database: kept, out of the queue."""
+        with contextlib.suppress(FileNotFoundError):
+            path.rename(path.with_suffix(".failed"))
+        self._forget(path, chat_id)
+
+    def _forget(self, path: Path, chat_id: int) -> None:
         paths = self._waiting.get(chat_id)
         if paths is not None:
             paths.discard(path)

@@ -45,6 +45,7 @@ from bot.engine.messages import Choice, Inbound, InboundKind
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.service import ConversationService
+from storage.errors import StorageUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,14 @@ class Outcome(enum.Enum):
     BLOCKED = enum.auto()
     # Still failing after the attempts: worth another try later.
     UNREACHABLE = enum.auto()
+
+
+class Handled(enum.Enum):
+    DONE = enum.auto()
+    # The database is still down: keep this update, and those after it, for the next round.
+    WAIT = enum.auto()
+    # Handling it failed for another reason: kept aside for a person to look at, not retried.
+    FAILED = enum.auto()
 
 
 @dataclass(frozen=True)
@@ -203,12 +212,12 @@ class TelegramChannel:
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.handle_update(update, context.bot)
 
-    async def handle_update(self, update: Update, bot: Bot, *, replaying: bool = False) -> bool:
-        """One update, start to finish. False only when replaying and the database is still down."""
+    async def handle_update(self, update: Update, bot: Bot, *, replaying: bool = False) -> Handled:
+        """One update, start to finish; when replaying, the database may still be down (WAIT)."""
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE:
             # Surveys are one-to-one: in groups the bot stays silent rather than expose anyone.
-            return True
+            return Handled.DONE
         user = update.effective_user
         interface = user.language_code if user else None
         query = update.callback_query
@@ -220,41 +229,59 @@ class TelegramChannel:
         elif update.edited_message is not None:
             inbound = Inbound(InboundKind.EDITED, self.service.clock())
         else:
-            return True
+            return Handled.DONE
         if not replaying and self.spool is not None and self.spool.holds(chat.id):
             # Earlier messages of this chat are waiting on disk: this one must not overtake them.
             await self.keep(update, chat.id, interface, bot, tell=False)
-            return True
+            return Handled.DONE
         keep = {"pressed": pressed.message_id if pressed else None,
                 "pressed_text": pressed.text if pressed else None}
         try:
             turn = await self.service.handle_async(CHANNEL, str(chat.id), inbound,
                                                    message_key=str(update.update_id),
                                                    interface_language=interface, keep_reply=keep)
-        except Exception:
+        except StorageUnavailableError as exc:
             if replaying:
-                return False
-            log.exception("turn for chat %s failed", chat.id)
+                return Handled.WAIT
+            log.warning("database unavailable for chat %s: keeping the update (%s)", chat.id, exc)
             await self.keep(update, chat.id, interface, bot, tell=True)
-            return True
+            return Handled.DONE
+        except Exception:
+            # A fault of ours, not an outage: trying the same update again would fail the same way.
+            log.exception("turn for update %s of chat %s failed", update.update_id, chat.id)
+            if replaying:
+                return Handled.FAILED
+            await self.refuse(update, chat.id, interface, bot)
+            return Handled.DONE
         if query is not None and not replaying:
             # Always answered, or the participant's app keeps a spinner on the button.
             await self.attempt(chat.id, query.answer)
         if turn.reply_id is not None and turn.reply is not None:
             await self.deliver(bot, chat.id, turn.reply_id, turn.reply, attempts=0)
-        return True
+        return Handled.DONE
 
     async def keep(self, update: Update, chat_id: int, interface: str | None, bot: Bot, *,
                    tell: bool) -> None:
         """The database cannot take this update: keep it on disk for later, or ask for it again."""
-        language = supported_language(interface) or self.service.context.community.default_language
-        if update.callback_query is not None:
-            await self.attempt(chat_id, update.callback_query.answer)
         kept = self.spool is not None and await asyncio.to_thread(
             self.spool.keep, update.update_id, chat_id, update.to_dict())
-        if kept and not tell:
+        if not kept:
+            await self.refuse(update, chat_id, interface, bot)
             return
-        text = KEPT if kept else SORRY
+        if update.callback_query is not None:
+            await self.attempt(chat_id, update.callback_query.answer)
+        if tell:
+            await self.say(bot, chat_id, interface, KEPT)
+
+    async def refuse(self, update: Update, chat_id: int, interface: str | None, bot: Bot) -> None:
+        """This update cannot be handled: answer its button and ask for the message again."""
+        if update.callback_query is not None:
+            await self.attempt(chat_id, update.callback_query.answer)
+        await self.say(bot, chat_id, interface, SORRY)
+
+    async def say(self, bot: Bot, chat_id: int, interface: str | None, text: str) -> None:
+        """One of the channel's own messages, in the interface language (the database may be down)."""
+        language = supported_language(interface) or self.service.context.community.default_language
         await self.attempt(chat_id, lambda: bot.send_message(chat_id, self.catalog.gettext(language, text)))
 
     async def replay(self, bot: Bot) -> int:
@@ -265,8 +292,12 @@ class TelegramChannel:
         for path, chat_id, data in await asyncio.to_thread(self.spool.waiting):
             update = Update.de_json(data, bot)
             async with self.processor.chat(chat_id):
-                if not await self.handle_update(update, bot, replaying=True):
-                    break
+                handled = await self.handle_update(update, bot, replaying=True)
+            if handled is Handled.WAIT:
+                break
+            if handled is Handled.FAILED:
+                await asyncio.to_thread(self.spool.set_aside, path, chat_id)
+                continue
             self.spool.done(path, chat_id)
             replayed += 1
         if replayed:

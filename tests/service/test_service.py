@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 from bot.app import App, build_app
 from bot.channels.collecting import CollectingChannel
 from bot.engine.messages import EventType, Inbound
+from storage.db import make_engine, make_sessionmaker
+from storage.errors import StorageUnavailableError
 from storage.models import Answer, ChannelIdentity, ConsentRecord, HandledMessage, Participant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +167,10 @@ def test_marks_of_handled_messages_are_forgotten_after_a_week(app: App) -> None:
     assert app.service.tidy() == 1
     with app.sessions() as session:
         assert session.scalars(select(HandledMessage.message_key)).all() == ["update-2"]
+
+
+def test_an_unreachable_database_is_reported_as_unavailable_not_as_a_bug(app: App, tmp_path: Path) -> None:
+    app.service.sessions = make_sessionmaker(make_engine(f"sqlite:///{tmp_path}/missing/dir/youthvoice.db"))
+    with pytest.raises(StorageUnavailableError, match="test:gil"):
+        app.service.handle("test", "gil", Inbound.text_message("/start", app.service.clock()),
+                           message_key="update-1")

@@ -14,9 +14,13 @@ import pytest
 from sqlalchemy import func, select, update
 from telegram import Bot, Update
 
+from bot import service as service_module
 from bot.app import App, build_app
 from bot.channels.spool import Spool
 from bot.channels.telegram import Delivery, TelegramChannel, build_application
+from bot.engine.conversation import Context, step
+from bot.engine.messages import Inbound, Step
+from bot.engine.state import ConversationState
 from storage.models import Answer, ChannelIdentity, Participant, PendingReply
 from tests.support.postgres import running_postgres
 from tests.support.telegram import (
@@ -40,6 +44,7 @@ class Harness:
     app: App
     application: AnyApplication
     bot: EmulatedBot
+    channel: TelegramChannel
 
     def count(self, model: type) -> int:
         with self.app.sessions() as session:
@@ -82,7 +87,7 @@ async def youthvoice(bot: EmulatedBot, database: str, mode: Mode = "polling",
             assert application.post_init and application.post_stop and application.post_shutdown
             await application.post_init(application)
             try:
-                yield Harness(app, application, bot)
+                yield Harness(app, application, bot, channel)
             finally:
                 await application.post_stop(application)
         await application.post_shutdown(application)
@@ -433,6 +438,40 @@ async def test_while_the_database_is_down_messages_wait_on_disk(language: str, t
     order = [next(i for i, t in enumerate(texts) if part in t) for part in (safe, next_question, help_text)]
     assert order == sorted(order)
     assert sum(safe in t for t in texts) == 1
+
+
+def text_update(update_id: int, user: TelegramUser, text: str) -> dict[str, object]:
+    sender = user.as_telegram_user()
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "text": text, "from": sender,
+        "chat": {"id": user.chat_id, "type": "private", "first_name": sender["first_name"]}}}
+
+
+async def test_an_update_that_fails_for_a_bug_is_answered_and_never_retried(
+        telegram_bot: EmulatedBot, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+
+    def faulty(context: Context, state: ConversationState, inbound: Inbound) -> Step:
+        if inbound.text == "boom":
+            raise RuntimeError("a bug in the engine")
+        return step(context, state, inbound)
+
+    async with youthvoice(telegram_bot, database, spool=tmp_path / "spool") as bot:
+        await onboard(chat, "en")
+        monkeypatch.setattr(service_module, "step", faulty)
+        await chat.say("boom", "Please send it again")
+        # Kept on disk during an outage, the same update must not block the chat's later ones.
+        spool = bot.channel.spool
+        assert spool is not None
+        spool.keep(900_001, user.chat_id, text_update(900_001, user, "boom"))
+        spool.keep(900_002, user.chat_id, text_update(900_002, user, "/help"))
+        after = await chat.latest()
+        assert await bot.channel.replay(bot.application.bot) == 1
+        await chat.expect(after, "I ask you short questions")
+        assert [p.suffix for p in (tmp_path / "spool").iterdir()] == [".failed"]
+        assert not spool.holds(user.chat_id)
+        assert bot.answers(user) == {}
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_stopped(telegram_bot: EmulatedBot,

@@ -41,6 +41,16 @@ def test_an_unreadable_file_is_set_aside_not_retried_forever(tmp_path: Path) -> 
     assert [p.suffix for p in tmp_path.iterdir() if p.suffix != ".json"] == [".unreadable"]
 
 
+def test_an_update_set_aside_leaves_the_queue_but_stays_on_disk(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.keep(1, 7, update(1))
+    ((path, _, _),) = spool.waiting()
+    spool.set_aside(path, 7)
+    assert not spool.holds(7) and spool.waiting() == []
+    assert [p.name for p in tmp_path.iterdir()] == [f"{1:020d}.failed"]
+    assert not Spool(tmp_path).holds(7)
+
+
 def test_when_the_disk_refuses_the_sender_is_told_so(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     (tmp_path / "spool").rmdir()
