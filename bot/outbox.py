@@ -97,12 +97,17 @@ class Outbox:
         """Replies due for another try, claimed for this worker; those too old are given up."""
         now = self.clock()
         with self.sessions.begin() as session:
-            claimed = repo.claim_due_replies(session, channel, now, now + LEASE, limit)
-            stale = [r for r in claimed if now - r.created_at > GIVE_UP_AFTER]
+            due: list[QueuedReply] = []
+            stale: list[int] = []
+            for reply in repo.claim_due_replies(session, channel, now, now + LEASE, limit):
+                if now - reply.created_at > GIVE_UP_AFTER:
+                    stale.append(reply.id)
+                else:
+                    due.append(reply)
             if stale:
                 log.error("giving up %d replies undelivered for %s", len(stale), GIVE_UP_AFTER)
-                repo.forget_replies(session, [r.id for r in stale])
-        return [r for r in claimed if r not in stale]
+                repo.forget_replies(session, stale)
+        return due
 
     def still_pending(self, reply_id: int) -> bool:
         """False once a newer reply to the same chat has replaced it."""

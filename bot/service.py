@@ -25,7 +25,7 @@ from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import describe_data
 from storage import repositories as repo
 from storage.errors import ConcurrentUpdateError, StorageUnavailableError
-from storage.records import AnswerIn
+from storage.records import AnswerIn, QueuedReply
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ class Turn:
     answers: tuple[AnswerRecord, ...] = ()
     events: tuple[Event, ...] = ()
     # The queued copy of this reply (when the channel asked for one): report it delivered.
-    reply_id: int | None = None
-    reply: dict[str, Any] | None = None
+    reply: QueuedReply | None = None
 
 
 class ConversationService:
@@ -157,12 +156,13 @@ class ConversationService:
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
             outbound = result.outbound + extra
-            reply = reply_id = None
+            reply = None
             if keep_reply is not None and (outbound or result.acknowledgement):
-                reply = payload_of(keep_reply, result.acknowledgement, outbound)
-                reply_id = repo.queue_reply(session, channel, external_id, reply, now, now + LEASE)
+                payload = payload_of(keep_reply, result.acknowledgement, outbound)
+                reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE)
+                reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
-                    reply_id=reply_id, reply=reply)
+                    reply=reply)
 
     def _apply(self, session: Session, participant_id: str, result: Step,
                now: datetime) -> tuple[Outbound, ...]:
@@ -211,11 +211,10 @@ class ConversationService:
 
     def _stop(self, channel: str, external_id: str, now: datetime) -> None:
         with self.sessions.begin() as session:
-            participant = repo.find_participant(session, channel, external_id)
-            if participant is None:
+            participant_id, stored = repo.find_conversation(session, channel, external_id)
+            if participant_id is None:
                 return
-            repo.set_stopped(session, participant.id, True, now)
-            stored = repo.load_state(session, participant.id)
+            repo.set_stopped(session, participant_id, True, now)
             if stored is not None:
                 state = ConversationState.from_json(stored.data).evolve(stopped=True)
-                repo.save_state(session, participant.id, state.to_json(), stored.version, now)
+                repo.save_state(session, participant_id, state.to_json(), stored.version, now)

@@ -66,13 +66,6 @@ def new_participant_id() -> str:
     return secrets.token_hex(PARTICIPANT_ID_LENGTH // 2)
 
 
-def _dialect_insert(session: Session, entity: Any) -> postgresql.Insert | sqlite.Insert:
-    # Both supported backends have INSERT ... ON CONFLICT; make_engine refuses any other.
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(entity)
-    return sqlite.insert(entity)
-
-
 def _run(session: Session, name: str, build: Callable[[str], Executable],
          params: dict[str, Any]) -> CursorResult[Any]:
     """Execute one of the statements every turn runs, built once per dialect and bound per call.
@@ -91,11 +84,11 @@ def _run(session: Session, name: str, build: Callable[[str], Executable],
 _STATEMENTS: dict[tuple[str, str], Executable] = {}
 
 
-def _insert_for(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+def _insert_for(dialect: str, entity: Any) -> postgresql.Insert | sqlite.Insert:
+    # Both supported backends have INSERT ... ON CONFLICT; make_engine refuses any other.
+    return postgresql.insert(entity) if dialect == "postgresql" else sqlite.insert(entity)
 
 
-_participants = cast(Table, Participant.__table__)
 _identities = cast(Table, ChannelIdentity.__table__)
 _states = cast(Table, ConversationState.__table__)
 _answers = cast(Table, Answer.__table__)
@@ -478,7 +471,7 @@ def upsert_campaign(
     pair with a different source hash raises CampaignVersionConflictError.
     """
     inserted = session.execute(
-        _dialect_insert(session, Campaign)
+        _insert_for(session.get_bind().dialect.name, Campaign)
         .values(
             id=campaign_id,
             version=version,

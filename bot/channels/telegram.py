@@ -46,6 +46,7 @@ from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.service import ConversationService
 from storage.errors import StorageUnavailableError
+from storage.records import QueuedReply
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +257,8 @@ class TelegramChannel:
         if query is not None and not replaying:
             # Always answered, or the participant's app keeps a spinner on the button.
             await self.attempt(chat.id, query.answer)
-        if turn.reply_id is not None and turn.reply is not None:
-            await self.deliver(bot, chat.id, turn.reply_id, turn.reply, attempts=0)
+        if turn.reply is not None:
+            await self.deliver(bot, turn.reply)
         return Handled.DONE
 
     async def keep(self, update: Update, chat_id: int, interface: str | None, bot: Bot, *,
@@ -304,27 +305,26 @@ class TelegramChannel:
             log.info("handled %d updates kept while the database was down", replayed)
         return replayed
 
-    async def deliver(self, bot: Bot, chat_id: int, reply_id: int, payload: dict[str, Any],
-                      attempts: int) -> bool:
-        """Deliver a queued reply from where it stopped; True once nothing is left to try."""
-        steps = actions(payload)
-        for done in range(payload["done"], len(steps)):
-            outcome = await self.attempt(chat_id, self._call(bot, chat_id, steps[done]))
+    async def deliver(self, bot: Bot, reply: QueuedReply) -> None:
+        """Deliver a queued reply from where it stopped; if Telegram is unreachable, it waits."""
+        chat_id = int(reply.address)
+        steps = actions(reply.payload)
+        for done in range(reply.payload["done"], len(steps)):
             step = steps[done]
+            outcome = await self.attempt(chat_id, self._call(bot, chat_id, step))
             if outcome is Outcome.REFUSED and isinstance(step, Edit) and step.or_send:
                 outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup)))
             if outcome is Outcome.UNREACHABLE:
                 try:
-                    await asyncio.to_thread(self.service.outbox.retry_later, reply_id,
-                                            {**payload, "done": done}, attempts + 1)
+                    await asyncio.to_thread(self.service.outbox.retry_later, reply.id,
+                                            {**reply.payload, "done": done}, reply.attempts + 1)
                 except Exception:
                     # The reply is still queued: it comes due again when its lease ends.
                     log.exception("could not reschedule the reply for chat %s", chat_id)
-                return False
+                return
             if outcome is Outcome.BLOCKED:
                 break
-        self.service.outbox.delivered(reply_id)
-        return True
+        self.service.outbox.delivered(reply.id)
 
     @staticmethod
     def _call(bot: Bot, chat_id: int, step: Edit | Send) -> Callable[[], Awaitable[object]]:
@@ -380,7 +380,7 @@ class TelegramChannel:
                 if await asyncio.to_thread(outbox.still_pending, reply.id):
                     log.info("delivering a reply to chat %s again (attempt %d)", chat_id,
                              reply.attempts + 1)
-                    await self.deliver(bot, chat_id, reply.id, reply.payload, reply.attempts)
+                    await self.deliver(bot, reply)
         return len(due)
 
     async def tidy(self, _bot: Bot) -> int:

@@ -115,15 +115,6 @@ class Emulator:
     log_path: Path
     startup_seconds: float
 
-    @property
-    def base_url(self) -> str:
-        """For ApplicationBuilder.base_url: PTB appends the token to it."""
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        return f"{self.url}/file/bot"
-
     def bot(self, token: str | None = None) -> EmulatedBot:
         """A bot of its own: the emulator keeps every chat, update and call per token."""
         return EmulatedBot(self.url, token or new_bot_token())

@@ -358,7 +358,7 @@ def test_emulator_on_a_given_port_starts_and_stops() -> None:
     try:
         assert emulator.url == f"http://127.0.0.1:{port}"
         with httpx.Client(trust_env=False) as client:
-            me = client.get(f"{emulator.base_url}1:x/getMe").json()
+            me = client.get(f"{emulator.url}/bot1:x/getMe").json()
         assert me["result"]["is_bot"] is True
     finally:
         emulator.stop()
