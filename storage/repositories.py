@@ -16,6 +16,7 @@ from sqlalchemy import (
     Executable,
     Table,
     bindparam,
+    case,
     delete,
     func,
     select,
@@ -42,6 +43,7 @@ from storage.models import (
     HandledMessage,
     Participant,
     PendingReply,
+    RateBudget,
 )
 from storage.records import (
     AnswerIn,
@@ -94,6 +96,7 @@ _states = cast(Table, ConversationState.__table__)
 _answers = cast(Table, Answer.__table__)
 _handled = cast(Table, HandledMessage.__table__)
 _replies = cast(Table, PendingReply.__table__)
+_budgets = cast(Table, RateBudget.__table__)
 
 
 # Participants and identities
@@ -571,3 +574,39 @@ def participant_data(session: Session, participant_id: str) -> ParticipantData:
         ),
         answers_per_campaign={campaign_id: count for campaign_id, count in answer_counts},
     )
+
+
+# Send budget
+
+
+def reserve_slots(session: Session, key: str, now: float, count: int, interval: float,
+                  idle_only: bool) -> float | None:
+    """Reserve ``count`` send slots ``interval`` apart; returns when the first one is (epoch s).
+
+    One conditional update, so concurrent workers get slots that never overlap. With
+    ``idle_only`` the slots are taken only if nobody has reserved beyond the next slot (bulk
+    sends wait while anyone has replies queued); None if not taken.
+    """
+    _run(session, "create_budget", lambda dialect: (
+        _insert_for(dialect, _budgets).values(key=bindparam("budget"), next_slot=bindparam("start"))
+        .on_conflict_do_nothing(index_elements=["key"])
+    ), {"budget": key, "start": now})
+    span = count * interval
+    after = _run(session, "reserve_idle" if idle_only else "reserve", lambda _: (
+        update(_budgets)
+        .where(_budgets.c.key == bindparam("budget"),
+               *([_budgets.c.next_slot <= bindparam("now") + bindparam("interval")] if idle_only else []))
+        .values(next_slot=case((_budgets.c.next_slot > bindparam("now"), _budgets.c.next_slot),
+                               else_=bindparam("now")) + bindparam("span"))
+        .returning(_budgets.c.next_slot)
+    ), {"budget": key, "now": now, "interval": interval, "span": span}).scalar_one_or_none()
+    return None if after is None else float(after) - span
+
+
+def pause_budget(session: Session, key: str, until: float) -> None:
+    """Telegram asked to wait (429): no slot before ``until``, for every worker."""
+    _run(session, "pause_budget", lambda _: (
+        update(_budgets)
+        .where(_budgets.c.key == bindparam("budget"), _budgets.c.next_slot < bindparam("pause_until"))
+        .values(next_slot=bindparam("pause_until"))
+    ), {"budget": key, "pause_until": until})
