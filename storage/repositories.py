@@ -36,6 +36,7 @@ from storage.models import (
     CONSENT_KINDS,
     PARTICIPANT_ID_LENGTH,
     Answer,
+    AnswerOption,
     Campaign,
     ChannelIdentity,
     ConsentRecord,
@@ -44,6 +45,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    SurveyCompletion,
 )
 from storage.records import (
     AnswerIn,
@@ -69,7 +71,7 @@ def new_participant_id() -> str:
 
 
 def _run(session: Session, name: str, build: Callable[[str], Executable],
-         params: dict[str, Any]) -> CursorResult[Any]:
+         params: dict[str, Any] | list[dict[str, Any]]) -> CursorResult[Any]:
     """Execute one of the statements every turn runs, built once per dialect and bound per call.
 
     A turn runs a handful of statements: building them anew each time, and passing them through
@@ -97,6 +99,9 @@ _answers = cast(Table, Answer.__table__)
 _handled = cast(Table, HandledMessage.__table__)
 _replies = cast(Table, PendingReply.__table__)
 _budgets = cast(Table, RateBudget.__table__)
+_participants = cast(Table, Participant.__table__)
+_options = cast(Table, AnswerOption.__table__)
+_completions = cast(Table, SurveyCompletion.__table__)
 
 
 # Participants and identities
@@ -386,16 +391,26 @@ def record_consent(
 
 
 _ANSWER_KEY = ("participant_id", "campaign_id", "question_id")
+_PROFILE = ("age_band", "city", "neighbourhood")
+
+
+def _profile_now(column: str) -> Any:
+    """What the participant's profile says at the moment the statement runs."""
+    return (select(_participants.c[column])
+            .where(_participants.c.id == bindparam("participant_id")).scalar_subquery())
 
 
 def save_answer(session: Session, answer: AnswerIn) -> int:
-    """Store an answer, replacing the participant's earlier answer to the same question; its id."""
+    """Store an answer, replacing the participant's earlier answer to the same question; its id.
+
+    The answer keeps the age band, city and neighbourhood its author has now, read in the same
+    statement, so digests count it where it was given even if the author moves later.
+    """
     values = {
         "participant_id": answer.participant_id,
         "campaign_id": answer.campaign_id,
         "campaign_version": answer.campaign_version,
         "question_id": answer.question_id,
-        "option_ids": None if answer.option_ids is None else list(answer.option_ids),
         "number": answer.number,
         "text": answer.text,
         "skipped": answer.skipped,
@@ -407,13 +422,43 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
     }
 
     def build(dialect: str) -> Executable:
-        insert = _insert_for(dialect, _answers).values({name: bindparam(name) for name in values})
+        insert = _insert_for(dialect, _answers).values(
+            {**{name: bindparam(name) for name in values},
+             **{column: _profile_now(column) for column in _PROFILE}})
         return insert.on_conflict_do_update(
             index_elements=list(_ANSWER_KEY),
-            set_={name: insert.excluded[name] for name in values if name not in _ANSWER_KEY},
+            set_={name: insert.excluded[name] for name in (*values, *_PROFILE) if name not in _ANSWER_KEY},
         ).returning(_answers.c.id)
 
-    return int(_run(session, "save_answer", build, values).scalar_one())
+    # The profile is read by the statement itself: pending profile changes must be in the database.
+    session.flush()
+    answer_id = int(_run(session, "save_answer", build, values).scalar_one())
+    # An answer given again replaces its options too.
+    _run(session, "clear_options", lambda _: delete(_options).where(
+        _options.c.answer_id == bindparam("answer_id")), {"answer_id": answer_id})
+    chosen = list(dict.fromkeys(answer.option_ids or ()))
+    if chosen:
+        _run(session, "add_options", lambda _: _options.insert().values(
+            answer_id=bindparam("answer_id"), option_id=bindparam("option_id"),
+            position=bindparam("position")),
+            [{"answer_id": answer_id, "option_id": option_id, "position": position}
+             for position, option_id in enumerate(chosen)])
+    return answer_id
+
+
+def record_completion(session: Session, participant_id: str, campaign_id: str, campaign_version: int,
+                      now: datetime) -> None:
+    """A participant finished a campaign; finishing it again (a new version) moves the date."""
+    values = {"participant_id": participant_id, "campaign_id": campaign_id,
+              "campaign_version": campaign_version, "completed_at": now}
+    session.flush()
+    insert = _insert_for(session.get_bind().dialect.name, _completions).values(
+        {**{name: bindparam(name) for name in values},
+         **{column: _profile_now(column) for column in _PROFILE}})
+    session.execute(insert.on_conflict_do_update(
+        index_elements=["participant_id", "campaign_id"],
+        set_={name: insert.excluded[name] for name in ("campaign_version", "completed_at", *_PROFILE)},
+    ), values)
 
 
 def answers_for(session: Session, participant_id: str) -> list[Answer]:
@@ -519,6 +564,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    completions = erase(SurveyCompletion, SurveyCompletion.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
     identities = erase(ChannelIdentity, ChannelIdentity.participant_id)
@@ -529,6 +575,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         consent_records=consents,
         conversation_states=states,
         answers=answers,
+        survey_completions=completions,
         handled_messages=handled,
         pending_replies=replies,
     )
