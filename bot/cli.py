@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -10,13 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram import Update
-
 from bot.app import DEFAULT_CONFIG, build_app
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
@@ -158,12 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
-        if args.webhook:
-            application.run_webhook(listen=args.listen, port=args.port, url_path=args.path,
-                                    secret_token=secrets.webhook_secret, webhook_url=args.url,
-                                    allowed_updates=Update.ALL_TYPES)
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
+            if args.webhook else None
+        asyncio.run(serve(application, channel, webhook))
     finally:
         if catch_up is not None:
             catch_up.stop()
