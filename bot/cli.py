@@ -15,7 +15,7 @@ from bot.app import DEFAULT_CONFIG, build_app
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
-from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--spool", type=Path, default=Path("var/spool/telegram"),
                      help="where messages wait on disk while the database is down "
                           "(default: var/spool/telegram)")
+    run.add_argument("--merge-replies", choices=[m.value for m in Merge], default=Merge.BUSY.value,
+                     help="one Telegram call per button answer (the pressed question is edited into "
+                          "the answer and the next question) instead of two: never, always, or busy "
+                          "(while replies queue for Telegram's rate limit; the default)")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
@@ -158,7 +162,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if catch_up is not None:
         catch_up.start()
     try:
-        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
+        channel = TelegramChannel(app.service, app.context.catalog,
+                                  Delivery(merge=Merge(args.merge_replies)), spool=Spool(args.spool))
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \

@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from bot.channels.telegram import question_of
 from storage.db import normalise_url
 from storage.models import Answer, ChannelIdentity
 from tests.support.postgres import reset_schema
 from tests.support.telegram import BotMessage, EmulatedBot, TelegramUser, free_port
 from tests.telegram.botprocess import BotProcess
+from tests.telegram.test_bot import Seen, changed, seen
 
 pytestmark = pytest.mark.telegram
 
@@ -61,8 +63,8 @@ class Persona:
     finished: bool = False
 
     async def run(self) -> None:
-        seen = 0
         for kind, argument, expect in SCRIPT:
+            before = seen(await self.user.messages())
             asked = time.monotonic()
             if kind == "command":
                 await self.user.send_command(argument)
@@ -77,16 +79,16 @@ class Persona:
                 await self.user.wait_until(functools.partial(latest_with, label=f"✅ {argument}"),
                                            timeout=90, every=WATCH_EVERY, what=f"the ticked {argument!r}")
             else:
-                reply = await self.user.wait_until(
-                    functools.partial(first_after, after=seen, text=expect), timeout=90,
+                await self.user.wait_until(
+                    functools.partial(first_after, after=before, text=expect), timeout=90,
                     every=WATCH_EVERY, what=f"a reply containing {expect!r}")
-                seen = reply.message_id
             self.waits.append((asked, time.monotonic()))
         self.finished = True
 
 
-def first_after(messages: list[BotMessage], after: int, text: str) -> BotMessage | None:
-    return next((m for m in messages if m.message_id > after and text in (m.text or "")), None)
+def first_after(messages: list[BotMessage], after: Seen, text: str) -> BotMessage | None:
+    """A message new or edited since ``after`` (a reply merged into the pressed question) showing text."""
+    return next((m for m in messages if changed(m, after) and text in (m.text or "")), None)
 
 
 def latest_with(messages: list[BotMessage], label: str) -> BotMessage | None:
@@ -96,14 +98,20 @@ def latest_with(messages: list[BotMessage], label: str) -> BotMessage | None:
 
 
 def shown_in_order(messages: list[BotMessage]) -> bool:
-    """Each message's question (as first sent) comes at or after the one before it in the survey."""
-    positions = []
-    for message in sorted(messages, key=lambda m: m.message_id):
-        first = message.versions[0].text if message.versions else message.text
-        position = next((i for i, text in enumerate(ORDER) if text in (first or "")), None)
-        if position is not None:
-            positions.append(position)
-    return positions == sorted(positions)
+    """The questions come in survey order: message after message, and edit after edit of one
+    message (a reply merged into the pressed question)."""
+    def position(text: str | None) -> int | None:
+        asked = question_of(text or "")
+        return next((i for i, expect in enumerate(ORDER) if expect in asked), None)
+
+    firsts = [position(m.versions[0].text if m.versions else m.text)
+              for m in sorted(messages, key=lambda m: m.message_id)]
+    in_order = [p for p in firsts if p is not None]
+    for message in messages:
+        edits = [p for p in (position(v.text) for v in message.versions) if p is not None]
+        if edits != sorted(edits):
+            return False
+    return in_order == sorted(in_order)
 
 
 async def kill_now_and_then(process: BotProcess, personas: list[Persona], bot: EmulatedBot,
