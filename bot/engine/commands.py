@@ -53,7 +53,7 @@ class Commands(TurnBase):
         elif name == "delete":
             self.confirm(Pending.DELETE)
         elif name == "mydata":
-            self.emit(EventType.DATA_REQUESTED)
+            self.emit(EventType.DATA_REQUESTED, page=1)
         elif name in {"skip", "back"} and not self.state.stopped:
             self.control(callbacks.SKIP if name == "skip" else callbacks.BACK)
         else:

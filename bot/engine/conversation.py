@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.engine import callbacks, texts
 from bot.engine.commands import Commands
-from bot.engine.messages import Inbound, InboundKind, Step
+from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
@@ -49,6 +49,10 @@ class _Turn(Commands, Onboarding, Questionnaire):
         payload = callbacks.decode(data)
         if payload is None:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
+            return
+        if payload.scope == callbacks.DATA and payload.parts[0].isdigit():
+            # Reading what we keep is always allowed, stopped or not.
+            self.emit(EventType.DATA_REQUESTED, page=int(payload.parts[0]))
             return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
