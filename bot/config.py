@@ -44,6 +44,9 @@ class NeighbourhoodConfig(_Model):
 class CityConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # What young people of this city call the council that hears them: "la mairie", "la Ville"
+    # (Montréal), "la commune" (Brussels); used inside sentences, so in lower case where usual.
+    council: Bilingual
     neighbourhoods: list[NeighbourhoodConfig] = []
 
 
@@ -116,7 +119,8 @@ class AppConfig(_Model):
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods))
+                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods),
+                     c.council.text())
                 for c in self.cities
             ),
             age_bands=tuple(AgeBand(b.id, b.min, b.max) for b in sorted(self.age_bands, key=lambda b: b.min)),

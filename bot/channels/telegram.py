@@ -57,6 +57,7 @@ COMMANDS = (
     ("start", N_("Start, or pick up where you left off")),
     ("help", N_("What I can do")),
     ("language", N_("Switch between French and English")),
+    ("profile", N_("Change your age, city or neighbourhood")),
     ("mydata", N_("What we keep about you")),
     ("privacy", N_("How we protect your answers")),
     ("stop", N_("Stop all messages")),

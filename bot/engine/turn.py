@@ -74,6 +74,15 @@ class TurnBase(ABC):
             return "".join(labels)
         return self.tr(texts.OR_LIST, first=", ".join(labels[:-1]), last=labels[-1])
 
+    def council(self) -> str:
+        """The council that hears this participant, as their city calls it."""
+        city = self.ctx.community.city(self.state.city)
+        return city.council.in_(self.lang) if city else self.tr(texts.NO_COUNCIL)
+
+    def campaign_text(self, text: Text) -> str:
+        """A campaign's own text, with {council} naming the participant's council."""
+        return text.in_(self.lang).replace("{council}", self.council())
+
     def quoted(self, label: str) -> str:
         return self.tr(texts.QUOTED, label=label)
 
@@ -128,6 +137,14 @@ class TurnBase(ABC):
     @abstractmethod
     def enter(self, phase: Phase) -> None:
         """Move to an onboarding step and ask it."""
+
+    @abstractmethod
+    def profile_menu(self) -> None:
+        """Show the profile and what can be changed."""
+
+    @abstractmethod
+    def ask_onboarding(self, first_time: bool = False) -> None:
+        """Ask the onboarding step the participant is on (or is changing from /profile)."""
 
     @abstractmethod
     def next_campaign(self) -> None:
