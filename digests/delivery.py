@@ -89,7 +89,7 @@ class OutboxWriter:
             html_path.write_text(_html_with_images(eml), encoding="utf-8")
         except OSError as exc:
             raise DeliveryFailed(f"outbox {self.folder}: {exc}") from exc
-        return eml_path, html_path
+        return eml_path.resolve(), html_path.resolve()
 
 
 def _html_with_images(eml: bytes) -> str:
