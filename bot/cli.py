@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -10,13 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram import Update
-
 from bot.app import DEFAULT_CONFIG, build_app, digest_service
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
@@ -28,6 +28,7 @@ from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
 from storage import db, digest_store
 from storage import repositories as repo
+from web import cli as web_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NO_TOKEN = """\
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "digest-example")
     example.set_defaults(func=cmd_digest_example)
 
+    web_cli.register(commands)
+
     database = commands.add_parser("db", help="manage the database")
     database_commands = database.add_subparsers(dest="db_command", required=True)
     upgrade = database_commands.add_parser("upgrade", help="bring the schema up to date")
@@ -185,12 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
-        if args.webhook:
-            application.run_webhook(listen=args.listen, port=args.port, url_path=args.path,
-                                    secret_token=secrets.webhook_secret, webhook_url=args.url,
-                                    allowed_updates=Update.ALL_TYPES)
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
+            if args.webhook else None
+        asyncio.run(serve(application, channel, webhook))
     finally:
         digests.stop()
         if catch_up is not None:

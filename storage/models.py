@@ -225,6 +225,23 @@ class PendingReply(Base):
     # Until then whoever queued or last claimed it is delivering it; afterwards anyone may.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The conversation state version this reply was made for: once the conversation has moved on,
+    # a reply still waiting is out of date and is dropped rather than sent.
+    state_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class RateBudget(Base):
+    """Telegram's send rate for one bot, shared by every worker: the time of the next free slot.
+
+    Workers reserve slots by moving ``next_slot`` forward in one conditional update, so together
+    they never send faster than the budget allows, however many there are.
+    """
+
+    __tablename__ = "rate_budgets"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    # Seconds since the epoch; in the past when the budget is idle.
+    next_slot: Mapped[float] = mapped_column(Double)
 
 
 class DigestDelivery(Base):
