@@ -158,28 +158,32 @@ class ConversationService:
             if known is None and _reads_only(result):
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
-                return self._reply(session, channel, external_id, keep_reply, result, outbound, now)
+                return self._reply(session, channel, external_id, keep_reply, result, outbound, now,
+                                   None)
             participant_id = known or repo.get_or_create_participant(
                 session, channel, external_id, now, new_id=self.new_id).id
             extra = self._apply(session, participant_id, result, now)
+            version = None
             if not any(result.has(e) for e in ERASING_EVENTS):
-                repo.save_state(session, participant_id, result.state.to_json(),
-                                stored.version if stored else None, now)
+                version = repo.save_state(session, participant_id, result.state.to_json(),
+                                          stored.version if stored else None, now)
             elif message_key is not None:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
             return self._reply(session, channel, external_id, keep_reply, result,
-                               result.outbound + extra, now)
+                               result.outbound + extra, now, version)
 
     def _reply(self, session: Session, channel: str, external_id: str,
                keep_reply: dict[str, Any] | None, result: Step, outbound: tuple[Outbound, ...],
-               now: datetime) -> Turn:
+               now: datetime, version: int | None) -> Turn:
         reply = None
         if keep_reply is not None and (outbound or result.acknowledgement):
             payload = payload_of(keep_reply, result.acknowledgement, outbound)
-            reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE)
-            reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0)
+            reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
+                                        version)
+            reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
+                                state_version=version)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
                     reply=reply)
 
