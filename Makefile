@@ -68,4 +68,5 @@ bench: install
 	$(BIN)/python benchmarks/turn.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
+	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python -m benchmarks.nlu_parse
