@@ -119,8 +119,6 @@ class WeeklyConfig(_Model):
 class DigestScheduleConfig(_Model):
     # None: no weekly digest.
     weekly: WeeklyConfig | None = WeeklyConfig()
-    # Also a digest when a campaign of the city closes (covering the time since the last digest).
-    on_campaign_close: bool = True
 
 
 class CouncilConfig(_Model):
