@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
 from bot.engine.conversation import Context
 from bot.engine.texts import Catalog
 from storage.records import ParticipantData
 
 
-def describe_data(data: ParticipantData, language: str, catalog: Catalog, context: Context) -> str:
+def describe_data(data: ParticipantData, language: str, catalog: Catalog, context: Context, *,
+                  passed_to_staff: Sequence[datetime] = ()) -> str:
     def tr(message: str, **values: object) -> str:
         return catalog.gettext(language, message).format(**values)
 
@@ -32,6 +37,10 @@ def describe_data(data: ParticipantData, language: str, catalog: Catalog, contex
     for campaign, count in sorted(data.answers_per_campaign.items()):
         lines.append(tr("- {count} answer(s) to \"{campaign}\"", count=count,
                         campaign=titles.get(campaign, campaign)))
+    days = Counter(moment.date().isoformat() for moment in passed_to_staff)
+    for day, count in sorted(days.items()):
+        lines.append(tr("- {count} message(s) you sent on {date} passed to a trained safeguarding "
+                        "person (without your name or account).", count=count, date=day))
     if data.stopped_at is not None:
         lines.append(tr("- You stopped messages on {date}.", date=data.stopped_at.date().isoformat()))
     lines.append(tr("Your chat account is kept apart from your answers. Send /delete to erase "

@@ -20,6 +20,7 @@ class AnswerIn:
     skipped: bool
     language: str
     answered_at: datetime
+    scrubbed_text: str | None = None
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
@@ -44,6 +45,7 @@ class ErasureReport:
     answers: int
     handled_messages: int
     pending_replies: int
+    safeguarding_alerts: int = 0
 
     @property
     def total(self) -> int:
@@ -55,6 +57,7 @@ class ErasureReport:
             + self.answers
             + self.handled_messages
             + self.pending_replies
+            + self.safeguarding_alerts
         )
 
 

@@ -42,6 +42,7 @@ from storage.models import (
     HandledMessage,
     Participant,
     PendingReply,
+    SafeguardingAlert,
 )
 from storage.records import (
     AnswerIn,
@@ -395,6 +396,7 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "option_ids": None if answer.option_ids is None else list(answer.option_ids),
         "number": answer.number,
         "text": answer.text,
+        "scrubbed_text": answer.scrubbed_text,
         "skipped": answer.skipped,
         "language": answer.language,
         "answered_at": answer.answered_at,
@@ -516,6 +518,8 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    # Their steps and deliveries (staff notes, replies waiting) go with them by ON DELETE CASCADE.
+    alerts = erase(SafeguardingAlert, SafeguardingAlert.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
     identities = erase(ChannelIdentity, ChannelIdentity.participant_id)
@@ -528,6 +532,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         answers=answers,
         handled_messages=handled,
         pending_replies=replies,
+        safeguarding_alerts=alerts,
     )
 
 
