@@ -45,6 +45,7 @@ class ErasureReport:
     answers: int
     handled_messages: int
     pending_replies: int
+    survey_completions: int = 0
     safeguarding_alerts: int = 0
 
     @property
@@ -57,6 +58,7 @@ class ErasureReport:
             + self.answers
             + self.handled_messages
             + self.pending_replies
+            + self.survey_completions
             + self.safeguarding_alerts
         )
 
