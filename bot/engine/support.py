@@ -41,8 +41,9 @@ CARRY_ON_NO = N_("Not now")
 
 
 def flag(country: str) -> str:
-    """The flag emoji of an ISO country code (regional indicator letters), understood in any language."""
-    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in country.upper() if "A" <= letter <= "Z")
+    """The flag emoji of a country code (regional indicator letters): read alike in any language."""
+    letters = [letter for letter in country.upper() if "A" <= letter <= "Z"]
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in letters)
 
 
 class Support(TurnBase):
