@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from bot.engine.survey import Text
 
+# A city configured without its council's name is heard by "la mairie".
+DEFAULT_COUNCIL = Text("la mairie", "the city council")
+# The city option for someone who lives in none of the deployment's cities.
+OTHER_CITY = "other"
+
 
 @dataclass(frozen=True)
 class Place:
@@ -18,6 +23,8 @@ class City:
     id: str
     name: Text
     neighbourhoods: tuple[Place, ...]
+    # The council that hears this city's young people, as they call it: "la Ville", "la commune".
+    council: Text = DEFAULT_COUNCIL
     # ISO 3166 country code: which helplines and which digital consent age apply.
     country: str = ""
 

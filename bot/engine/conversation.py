@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from bot.engine import callbacks, texts
 from bot.engine.commands import Commands
-from bot.engine.messages import Inbound, InboundKind, Step
+from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
+from bot.engine.profile import MENU
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
 from bot.engine.support import Support
@@ -56,6 +57,10 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
         if payload is None:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
             return
+        if payload.scope == callbacks.DATA and payload.parts[0].isdigit():
+            # Reading what we keep is always allowed, stopped or not.
+            self.emit(EventType.DATA_REQUESTED, page=int(payload.parts[0]))
+            return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
             return
@@ -68,8 +73,11 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             if self.state.pending is not None and parts[0] == self.state.pending.value:
                 self.confirmed(parts[1] == "yes")
                 return
-        elif payload.scope == callbacks.ONBOARDING:
-            if parts[0] == self.state.phase.value and self.state.pending is None:
+        elif payload.scope == callbacks.ONBOARDING and self.state.pending is None:
+            if parts[0] == MENU and self.state.profile_edit == MENU:
+                self.menu_answer(parts[1], pressed=True)
+                return
+            if parts[0] == self.onboarding_phase.value and self.state.profile_edit != MENU:
                 self.onboarding_answer(parts[1], pressed=True)
                 return
         elif (payload.scope == callbacks.ANSWER and self.state.phase is Phase.SURVEY
@@ -95,7 +103,11 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.command_from_text(typed)
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.menu_answer(text, pressed=False)
+        elif self.state.profile_edit is not None:
+            self.onboarding_answer(text, pressed=False)
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
@@ -117,7 +129,11 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
         if self.state.stopped:
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.profile_menu()
+        elif self.state.profile_edit is not None:
+            self.ask_onboarding()
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()

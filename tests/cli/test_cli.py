@@ -30,7 +30,7 @@ def test_terminal_chat_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch,
     assert "Comment te déplaces-tu le plus souvent en ville ?" in first
     assert "✓ Bus, tram ou métro" in first
     second = chat(monkeypatch, capsys, database, ["1", "#1"])
-    assert "Re-bonjour ! On reprend là où tu t'es arrêté·e." in second
+    assert "Re-bonjour ! On reprend là où tu en étais." in second
     assert "Qu'est-ce qui te gêne le plus" in second.split("Re-bonjour")[1]
     assert "D'abord, quel âge as-tu ?" not in second
 
@@ -50,7 +50,7 @@ def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
     assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
-    assert "my-city.yml: ok — my-city v1, 10 questions" in out
+    assert "my-city.yml: ok — my-city v2, 10 questions" in out
 
 
 def test_run_without_a_token_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch,

@@ -126,7 +126,7 @@ async def test_email_alerts_survive_the_mail_server_being_down(app: App, clock: 
     received: list[bytes] = []
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             received.append(envelope.content)
             return "250 OK"
 
