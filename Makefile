@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python benchmarks/digest.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
+	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python -m benchmarks.nlu_parse
 
 # The example digests in docs/digest-example (HTML, text, CSV, a screenshot), from generated answers.

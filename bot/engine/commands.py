@@ -21,7 +21,8 @@ COMMAND_MAX_WORDS_IN_OPEN_ANSWER = 5
 TYPED_COMMANDS = {
     "stop": "stop", "arrete": "stop", "arret": "stop", "unsubscribe": "stop",
     "desabonner": "stop", "help": "help", "aide": "help", "skip": "skip", "passer": "skip",
-    "suivant": "skip", "back": "back", "retour": "back", "precedent": "back",
+    "suivant": "skip", "back": "back", "retour": "back", "precedent": "back", "profil": "profile",
+    "profile": "profile",
 }
 INTENT_COMMANDS = {
     "stop": "stop", "help": "help", "skip": "skip", "back": "back",
@@ -39,7 +40,7 @@ class Commands(TurnBase):
                                                "language"}:
             self.say(self.tr(texts.STOPPED))
             return
-        self.update(pending=None)
+        self.update(pending=None, profile_edit=None)
         if name == "start":
             self.start()
         elif name == "help":
@@ -52,8 +53,10 @@ class Commands(TurnBase):
             self.stop()
         elif name == "delete":
             self.confirm(Pending.DELETE)
+        elif name == "profile" and not self.state.stopped:
+            self.profile_menu()
         elif name == "mydata":
-            self.emit(EventType.DATA_REQUESTED)
+            self.emit(EventType.DATA_REQUESTED, page=1)
         elif name in {"skip", "back"} and not self.state.stopped:
             self.control(callbacks.SKIP if name == "skip" else callbacks.BACK)
         else:
@@ -123,12 +126,17 @@ class Commands(TurnBase):
     def confirmed(self, yes: bool) -> None:
         pending = self.state.pending
         self.update(pending=None)
+        if pending is Pending.SUPPORT and not yes:
+            self.carry_on(False)
+            return
         if not yes:
             self.acknowledgement = self.tr(texts.KEEP_GOING)
             self.say(self.tr("OK, nothing changes."))
             self.repeat()
             return
-        if pending is Pending.STOP:
+        if pending is Pending.SUPPORT:
+            self.carry_on(True)
+        elif pending is Pending.STOP:
             self.acknowledgement = self.tr(texts.YES_STOP)
             self.stop()
         elif pending is Pending.DELETE:

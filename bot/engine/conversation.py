@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from bot.engine import callbacks, texts
 from bot.engine.commands import Commands
-from bot.engine.messages import Inbound, InboundKind, Step
+from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
+from bot.engine.profile import MENU
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
+from bot.engine.support import Support
 from bot.engine.turn import WELCOME_BACK_AFTER, Context
 
 __all__ = ["Context", "step"]
@@ -23,7 +25,7 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Commands, Onboarding, Questionnaire):
+class _Turn(Support, Commands, Onboarding, Questionnaire):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
@@ -37,11 +39,16 @@ class _Turn(Commands, Onboarding, Questionnaire):
         elif kind is InboundKind.TEXT:
             self.text(self.inbound.text)
         elif kind is InboundKind.EDITED:
+            if self.disclosure(self.inbound.text):
+                return self.result()
             if not self.state.stopped:
                 self.say(self.tr("I can't take edited messages into account. To change your "
                                  "previous answer, send /back."))
         else:
             self.unsupported()
+        return self.result()
+
+    def result(self) -> Step:
         return Step(self.state, tuple(self.outbound), tuple(self.answers), tuple(self.events),
                     self.acknowledgement)
 
@@ -49,6 +56,10 @@ class _Turn(Commands, Onboarding, Questionnaire):
         payload = callbacks.decode(data)
         if payload is None:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
+            return
+        if payload.scope == callbacks.DATA and payload.parts[0].isdigit():
+            # Reading what we keep is always allowed, stopped or not.
+            self.emit(EventType.DATA_REQUESTED, page=int(payload.parts[0]))
             return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
@@ -62,8 +73,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
             if self.state.pending is not None and parts[0] == self.state.pending.value:
                 self.confirmed(parts[1] == "yes")
                 return
-        elif payload.scope == callbacks.ONBOARDING:
-            if parts[0] == self.state.phase.value and self.state.pending is None:
+        elif payload.scope == callbacks.ONBOARDING and self.state.pending is None:
+            if parts[0] == MENU and self.state.profile_edit == MENU:
+                self.menu_answer(parts[1], pressed=True)
+                return
+            if parts[0] == self.onboarding_phase.value and self.state.profile_edit != MENU:
                 self.onboarding_answer(parts[1], pressed=True)
                 return
         elif (payload.scope == callbacks.ANSWER and self.state.phase is Phase.SURVEY
@@ -75,6 +89,9 @@ class _Turn(Commands, Onboarding, Questionnaire):
                     self.tr(texts.STALE_BUTTON))
 
     def text(self, text: str) -> None:
+        # First of all: a disclosure of harm is never read as a command or an answer.
+        if self.disclosure(text):
+            return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
             return
@@ -86,7 +103,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
             self.command_from_text(typed)
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.menu_answer(text, pressed=False)
+        elif self.state.profile_edit is not None:
+            self.onboarding_answer(text, pressed=False)
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
@@ -108,7 +129,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
         if self.state.stopped:
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.profile_menu()
+        elif self.state.profile_edit is not None:
+            self.ask_onboarding()
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()

@@ -30,6 +30,8 @@ class Pending(StrEnum):
     LANGUAGE = "language"
     DELETE = "delete"
     STOP = "stop"
+    # After a disclosure: carry on with the questions only if the participant wants to.
+    SUPPORT = "support"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class ConversationState:
     comment: dict[str, Any] | None = None
     invalid_count: int = 0
     pending: Pending | None = None
+    # A profile change in progress (/profile): "menu", or the onboarding step asked again.
+    profile_edit: str | None = None
     completed: tuple[str, ...] = ()
     stopped: bool = False
     last_seen: str | None = None

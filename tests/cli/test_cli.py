@@ -50,7 +50,7 @@ def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
     assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
-    assert "my-city.yml: ok — my-city v1, 10 questions" in out
+    assert "my-city.yml: ok — my-city v2, 10 questions" in out
 
 
 def test_run_without_a_token_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
