@@ -3,7 +3,9 @@ their language, a page at a time."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.engine import callbacks
@@ -37,7 +39,8 @@ class KeptAnswer(Protocol):
 
 
 def describe_data(data: ParticipantData, answers: Sequence[KeptAnswer], language: str,
-                  catalog: Catalog, context: Context, page: int = 1) -> Outbound:
+                  catalog: Catalog, context: Context, page: int = 1, *,
+                  passed_to_staff: Sequence[datetime] = ()) -> Outbound:
     """Page 1: the profile, consents and the first answers; later pages: more answers."""
     def tr(message: str, **values: object) -> str:
         return catalog.gettext(language, message).format(**values)
@@ -47,6 +50,10 @@ def describe_data(data: ParticipantData, answers: Sequence[KeptAnswer], language
     lines: list[str] = []
     if page == 1:
         lines += _profile(data, language, tr, context)
+        days = Counter(moment.date().isoformat() for moment in passed_to_staff)
+        for day, count in sorted(days.items()):
+            lines.append(tr("- {count} message(s) you sent on {date} passed to a trained safeguarding "
+                            "person (without your name or account).", count=count, date=day))
     shown = answers[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     if answers:
         if lines:

@@ -18,14 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine.conversation import Context, step
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
+from bot.engine.redaction import scrub
 from bot.engine.state import ConversationState, Phase
 from bot.engine.texts import Catalog
 from bot.engine.understanding import Understanding
 from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import NOTHING_KEPT, describe_data
 from storage import repositories as repo
+from storage import safeguarding as alerts_repo
 from storage.errors import ConcurrentUpdateError, StorageUnavailableError
 from storage.records import AnswerIn, QueuedReply
+from storage.safeguarding import Destination
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,14 @@ class Understand(Protocol):
     async def __call__(self, text: str) -> Understanding | None: ...
 
     async def aclose(self) -> None: ...
+
+# city id (None: not known yet) -> where the partner's safeguarding staff get alerts.
+AlertRouting = Callable[[str | None], list[Destination]]
+
+
+def no_routing(_city: str | None) -> list[Destination]:
+    return []
+
 
 # Telegram keeps an undelivered update for 24 hours: marks older than this can never match again.
 HANDLED_KEPT = timedelta(days=7)
@@ -87,6 +98,9 @@ class ConversationService:
         clock: Clock = utc_now,
         understand: Understand | None = None,
         new_id: Callable[[], str] = repo.new_participant_id,
+        alert_routing: AlertRouting = no_routing,
+        new_ref: Callable[[], str] = alerts_repo.new_ref,
+        retention: timedelta = timedelta(days=90),
     ) -> None:
         self.sessions = sessions
         self.context = context
@@ -95,6 +109,9 @@ class ConversationService:
         self.clock = clock
         self.understand = understand
         self.new_id = new_id
+        self.alert_routing = alert_routing
+        self.new_ref = new_ref
+        self.retention = retention
         self.outbox = Outbox(sessions, clock)
 
     async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
@@ -201,7 +218,9 @@ class ConversationService:
                 participant_id=participant_id, campaign_id=answer.campaign_id,
                 campaign_version=answer.campaign_version, question_id=answer.question_id,
                 option_ids=list(answer.option_ids) if answer.option_ids is not None else None,
-                number=answer.number, text=answer.text, skipped=answer.skipped,
+                number=answer.number, text=answer.text,
+                scrubbed_text=scrub(answer.text) if answer.text is not None else None,
+                skipped=answer.skipped,
                 language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
                 topic_confidence=answer.topic_confidence,
                 understanding_pending=answer.understanding_pending,
@@ -224,18 +243,32 @@ class ConversationService:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
                 repo.erase_participant(session, participant_id)
+            elif event.type is EventType.DISCLOSURE_DETECTED:
+                ref = alerts_repo.raise_alert(
+                    session, participant_id=participant_id, category=data["category"],
+                    categories=data["categories"], message=data["text"], scrubbed=scrub(data["text"]),
+                    city=data["city"], language=data["language"], now=now,
+                    destinations=self.alert_routing(data["city"]), ref=self.new_ref)
+                log.warning("safeguarding alert %s raised (%s)", ref, data["category"])
             elif event.type is EventType.DATA_REQUESTED:
                 language = result.state.language or self.context.community.default_language
                 extra.append(describe_data(
                     repo.participant_data(session, participant_id),
                     repo.answers_for(session, participant_id), language, self.catalog,
-                    self.context, page=int(data.get("page", 1))))
+                    self.context, page=int(data.get("page", 1)),
+                    passed_to_staff=alerts_repo.passed_to_staff(session, participant_id)))
         return tuple(extra)
 
     def tidy(self) -> int:
         """Forget handled-message marks too old to matter; returns how many went."""
         with self.sessions.begin() as session:
             return repo.forget_handled_before(session, self.clock() - HANDLED_KEPT)
+
+    def purge(self) -> alerts_repo.Purged:
+        """Past the retention period keep only scrubbed text; forget expired cool-downs."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            return alerts_repo.purge(session, now - self.retention, now)
 
     def mark_stopped(self, channel: str, external_id: str) -> None:
         """The channel says the participant can no longer be reached (e.g. they blocked the bot)."""

@@ -126,12 +126,17 @@ class Commands(TurnBase):
     def confirmed(self, yes: bool) -> None:
         pending = self.state.pending
         self.update(pending=None)
+        if pending is Pending.SUPPORT and not yes:
+            self.carry_on(False)
+            return
         if not yes:
             self.acknowledgement = self.tr(texts.KEEP_GOING)
             self.say(self.tr("OK, nothing changes."))
             self.repeat()
             return
-        if pending is Pending.STOP:
+        if pending is Pending.SUPPORT:
+            self.carry_on(True)
+        elif pending is Pending.STOP:
             self.acknowledgement = self.tr(texts.YES_STOP)
             self.stop()
         elif pending is Pending.DELETE:

@@ -14,6 +14,7 @@ from bot.engine.onboarding import Onboarding
 from bot.engine.profile import MENU
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
+from bot.engine.support import Support
 from bot.engine.turn import WELCOME_BACK_AFTER, Context
 
 __all__ = ["Context", "step"]
@@ -24,7 +25,7 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Commands, Onboarding, Questionnaire):
+class _Turn(Support, Commands, Onboarding, Questionnaire):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
@@ -38,11 +39,16 @@ class _Turn(Commands, Onboarding, Questionnaire):
         elif kind is InboundKind.TEXT:
             self.text(self.inbound.text)
         elif kind is InboundKind.EDITED:
+            if self.disclosure(self.inbound.text):
+                return self.result()
             if not self.state.stopped:
                 self.say(self.tr("I can't take edited messages into account. To change your "
                                  "previous answer, send /back."))
         else:
             self.unsupported()
+        return self.result()
+
+    def result(self) -> Step:
         return Step(self.state, tuple(self.outbound), tuple(self.answers), tuple(self.events),
                     self.acknowledgement)
 
@@ -83,6 +89,9 @@ class _Turn(Commands, Onboarding, Questionnaire):
                     self.tr(texts.STALE_BUTTON))
 
     def text(self, text: str) -> None:
+        # First of all: a disclosure of harm is never read as a command or an answer.
+        if self.disclosure(text):
+            return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
             return

@@ -105,6 +105,7 @@ class EventType(StrEnum):
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"
     DATA_REQUESTED = "data_requested"
+    DISCLOSURE_DETECTED = "disclosure_detected"
 
 
 @dataclass(frozen=True)

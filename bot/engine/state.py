@@ -30,6 +30,8 @@ class Pending(StrEnum):
     LANGUAGE = "language"
     DELETE = "delete"
     STOP = "stop"
+    # After a disclosure: carry on with the questions only if the participant wants to.
+    SUPPORT = "support"
 
 
 @dataclass(frozen=True)

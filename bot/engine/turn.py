@@ -12,6 +12,7 @@ from bot.engine import texts
 from bot.engine.community import Community
 from bot.engine.matching import ChoiceReading, read_choice
 from bot.engine.messages import AnswerRecord, Choice, Event, EventType, Inbound, Outbound
+from bot.engine.safeguarding import Lexicon
 from bot.engine.state import ConversationState, Phase
 from bot.engine.survey import LANGUAGES, Option, Question, Survey, Text
 from bot.engine.texts import Catalog
@@ -25,6 +26,8 @@ class Context:
     community: Community
     campaigns: tuple[Survey, ...]
     catalog: Catalog
+    # Disclosure detection; None only where no free text is read (some tools and tests).
+    lexicon: Lexicon | None = None
 
 
 class TurnBase(ABC):
@@ -161,6 +164,10 @@ class TurnBase(ABC):
     @abstractmethod
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:
         """Keep an answer (or a skip) to a campaign question."""
+
+    @abstractmethod
+    def carry_on(self, yes: bool) -> None:
+        """After a disclosure: back to the questions, or leave them for later."""
 
     @abstractmethod
     def advance(self, question: Question, goto: str | None) -> None:
