@@ -29,8 +29,12 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/preview"): {"partner"},
+    ("GET", "/alerts"): {"safeguarding"},
+    ("GET", "/alerts/{ref}"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/close"): {"safeguarding"},
 }
-SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1"}
+SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1", "{ref}": "SG-NONE"}
 
 
 def routes(site: Site) -> list[tuple[str, str]]:
