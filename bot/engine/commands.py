@@ -57,6 +57,10 @@ class Commands(TurnBase):
             self.profile_menu()
         elif name == "mydata":
             self.emit(EventType.DATA_REQUESTED, page=1)
+        elif name == "back" and self.state.phase in {Phase.NEIGHBOURHOOD, Phase.ELSEWHERE}:
+            # Back through onboarding: the city can still be changed before the survey starts.
+            self.acknowledgement = self.tr(texts.BACK_BUTTON)
+            self.enter(Phase.CITY)
         elif name in {"skip", "back"} and not self.state.stopped:
             self.control(callbacks.SKIP if name == "skip" else callbacks.BACK)
         else:
