@@ -65,7 +65,7 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
                                   cooldown=timedelta(hours=config.consent.cooldown_hours),
                                   pseudonym_key=pseudonym_key(os.environ if env is None else env))
     alerts = AlertDispatcher(sessions, context.community, catalog, clock,
-                             Mailer.from_env(os.environ if env is None else env),
+                             Mailer.from_config(config.email, os.environ if env is None else env),
                              config.default_language)
     return App(config, engine, sessions, context, service, alerts)
 

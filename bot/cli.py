@@ -56,8 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if getattr(args, "func", None) is cmd_chat and not args.verbose:
+        # The terminal is the chat: log lines go to a file, never between the bot's messages.
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=logging.WARNING, format=log_format, filename=args.log_file)
+    else:
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format=log_format)
     try:
         handler = getattr(args, "func", None) or args.handler
         return int(handler(args))
@@ -84,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="your interface language (default: from LANG)")
     chat.add_argument("--no-nlu", action="store_true",
                       help="do not start the NLU server even if it is set up")
+    chat.add_argument("--log-file", type=Path, default=Path("var/chat.log"),
+                      help="where warnings go while chatting (default: var/chat.log; with -v: "
+                           "the terminal's standard error)")
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")

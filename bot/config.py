@@ -99,7 +99,6 @@ class ConsentConfig(_Model):
 
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -141,8 +140,6 @@ class WeeklyConfig(_Model):
 class DigestScheduleConfig(_Model):
     # None: no weekly digest.
     weekly: WeeklyConfig | None = WeeklyConfig()
-    # Also a digest when a campaign of the city closes (covering the time since the last digest).
-    on_campaign_close: bool = True
 
 
 class CouncilConfig(_Model):
