@@ -4,8 +4,8 @@ stop and delete confirmations, start and resume."""
 from __future__ import annotations
 
 from bot.engine import callbacks, texts
-from bot.engine.loader import YES_NO
-from bot.engine.matching import match_options, normalize
+from bot.engine.cues import Answer, yes_or_no
+from bot.engine.matching import normalize
 from bot.engine.messages import Choice, EventType
 from bot.engine.state import ConversationState, Pending, Phase
 from bot.engine.survey import LANGUAGES, QuestionType
@@ -57,6 +57,10 @@ class Commands(TurnBase):
             self.profile_menu()
         elif name == "mydata":
             self.emit(EventType.DATA_REQUESTED, page=1)
+        elif name == "back" and self.state.phase in {Phase.NEIGHBOURHOOD, Phase.ELSEWHERE}:
+            # Back through onboarding: the city can still be changed before the survey starts.
+            self.acknowledgement = self.tr(texts.BACK_BUTTON)
+            self.enter(Phase.CITY)
         elif name in {"skip", "back"} and not self.state.stopped:
             self.control(callbacks.SKIP if name == "skip" else callbacks.BACK)
         else:
@@ -155,10 +159,11 @@ class Commands(TurnBase):
                 return False
             self.choose_language(language)
             return True
-        matched = match_options(text, YES_NO)
-        if len(matched) != 1:
+        # Stopping and erasing follow only an unambiguous yes; anything else is read afresh.
+        answer = yes_or_no(text, normalize(text).split())
+        if answer not in {Answer.YES, Answer.NO}:
             return False
-        self.confirmed(matched[0] == "yes")
+        self.confirmed(answer is Answer.YES)
         return True
 
     def ask_language(self) -> None:
