@@ -287,6 +287,7 @@ class AppConfig(_Model):
             countries=tuple(Country(code, c.digital_consent_age, c.emergency)
                             for code, c in sorted(self.countries.items())),
             partners=tuple(Partner(p.id, p.name, tuple(p.cities)) for p in self.partners),
+            under_age=self.consent.under_age,
         )
 
 

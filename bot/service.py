@@ -7,7 +7,10 @@ one transaction, before any reply is sent: a reply that fails to go out never lo
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -101,6 +104,8 @@ class ConversationService:
         alert_routing: AlertRouting = no_routing,
         new_ref: Callable[[], str] = alerts_repo.new_ref,
         retention: timedelta = timedelta(days=90),
+        cooldown: timedelta = timedelta(hours=24),
+        pseudonym_key: bytes | None = None,
     ) -> None:
         self.sessions = sessions
         self.context = context
@@ -112,6 +117,10 @@ class ConversationService:
         self.alert_routing = alert_routing
         self.new_ref = new_ref
         self.retention = retention
+        self.cooldown = cooldown
+        # Keys the hash under which a turned-away chat is remembered; random when not configured
+        # (cool-downs then last only as long as the process).
+        self.pseudonym_key = pseudonym_key or secrets.token_bytes(32)
         self.outbox = Outbox(sessions, clock)
 
     async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
@@ -171,7 +180,11 @@ class ConversationService:
             language = None if state.language_locked else self.choose_language(
                 state.language, interface_language,
                 inbound.text if inbound.kind is InboundKind.TEXT else "")
-            result = step(self.context, state, replace(inbound, language=language, now=now))
+            turned_away = stored is None and self.cooldown > timedelta(0) and (
+                alerts_repo.turned_away_until(session, self.chat_key(channel, external_id), now)
+                is not None)
+            result = step(self.context, state, replace(inbound, language=language, now=now,
+                                                       turned_away=turned_away))
             if known is None and _reads_only(result):
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
@@ -180,6 +193,9 @@ class ConversationService:
             participant_id = known or repo.get_or_create_participant(
                 session, channel, external_id, now, new_id=self.new_id).id
             extra = self._apply(session, participant_id, result, now)
+            if self.cooldown > timedelta(0) and any(
+                    e.type is EventType.NOT_ELIGIBLE and e.data.get("cooldown") for e in result.events):
+                alerts_repo.turn_away(session, self.chat_key(channel, external_id), now + self.cooldown)
             version = None
             if not any(result.has(e) for e in ERASING_EVENTS):
                 version = repo.save_state(session, participant_id, result.state.to_json(),
@@ -263,6 +279,11 @@ class ConversationService:
         """Forget handled-message marks too old to matter; returns how many went."""
         with self.sessions.begin() as session:
             return repo.forget_handled_before(session, self.clock() - HANDLED_KEPT)
+
+    def chat_key(self, channel: str, external_id: str) -> str:
+        """A keyed hash of a chat: recognises it again without keeping its id."""
+        return hmac.new(self.pseudonym_key, f"{channel}:{external_id}".encode(),
+                        hashlib.sha256).hexdigest()
 
     def purge(self) -> alerts_repo.Purged:
         """Past the retention period keep only scrubbed text; forget expired cool-downs."""

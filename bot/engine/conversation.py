@@ -32,6 +32,11 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
         self.apply_language(self.inbound.language)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
+        if self.inbound.turned_away and self.state.phase is Phase.NEW:
+            # A disclosure is still heard; anything else gets the same answer as before.
+            if not (kind is InboundKind.TEXT and self.disclosure(self.inbound.text)):
+                self.cooling_down()
+            return self.result()
         if kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
         elif kind is InboundKind.BUTTON:
@@ -117,6 +122,12 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.idle()
         else:
             self.onboarding_answer(text, pressed=False)
+
+    def cooling_down(self) -> None:
+        """Turned away for their age a short while ago: the same answer, without asking again."""
+        self.emit(EventType.NOT_ELIGIBLE, reason="cooldown")
+        self.say(self.tr("You told us a short while ago that you are too young to take part, so we "
+                         "can't ask you our questions for now. We have kept nothing about you."))
 
     def unsupported(self) -> None:
         if self.state.stopped:

@@ -35,6 +35,8 @@ class Inbound:
     understanding: Understanding | None = None
     # False when the NLU service could not be asked: free text is then kept for later reading.
     understood: bool = True
+    # This chat was turned away for its age a short while ago (the service's cool-down).
+    turned_away: bool = False
 
     @classmethod
     def text_message(cls, text: str, now: datetime, **kwargs: Any) -> Inbound:

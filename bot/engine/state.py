@@ -62,6 +62,10 @@ class ConversationState:
     profile_edit: str | None = None
     completed: tuple[str, ...] = ()
     stopped: bool = False
+    # Asked the city before consent, because the consent age depends on the country.
+    city_before_consent: bool = False
+    # The age of digital consent that applied when a parent's agreement was asked.
+    consent_age: int | None = None
     last_seen: str | None = None
 
     def evolve(self, **changes: Any) -> ConversationState:
