@@ -9,7 +9,7 @@ import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -39,6 +39,8 @@ class Bilingual(_Model):
 class NeighbourhoodConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # What people call it besides its name ("la Guill", "NDG"): typed answers and the NLU know them.
+    aliases: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = []
 
 
 class CityConfig(_Model):
@@ -116,7 +118,8 @@ class AppConfig(_Model):
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods))
+                City(c.id, c.name.text(), tuple(
+                    Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods))
                 for c in self.cities
             ),
             age_bands=tuple(AgeBand(b.id, b.min, b.max) for b in sorted(self.age_bands, key=lambda b: b.min)),

@@ -11,6 +11,7 @@ from bot.engine.survey import Text
 class Place:
     id: str
     name: Text
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

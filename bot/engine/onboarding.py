@@ -35,7 +35,7 @@ class Onboarding(TurnBase):
             options = [Option(c.id, c.name) for c in community.cities]
             return [*options, Option(OTHER_CITY, self.both("Another city"))]
         city = community.city(self.state.city)
-        places = [Option(p.id, p.name) for p in city.neighbourhoods] if city else []
+        places = [Option(p.id, p.name, p.aliases) for p in city.neighbourhoods] if city else []
         return [*places, Option(UNSAID, self.both("I'd rather not say"))]
 
     def option_label(self, option: Option) -> str:
