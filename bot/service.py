@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine.conversation import Context, step
+from bot.engine.language import LanguageTurn
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
 from bot.engine.state import ConversationState
 from bot.engine.texts import Catalog
@@ -34,8 +35,9 @@ MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-# (conversation language, interface language, text) -> language for this message, or None to keep.
-LanguageChooser = Callable[[str | None, str | None, str], str | None]
+# (conversation language, interface language, text, evidence so far, choice already offered)
+# -> the reply language for this message and the evidence to keep.
+LanguageChooser = Callable[[str | None, str | None, str, tuple[float, float], bool], LanguageTurn]
 
 
 class Understand(Protocol):
@@ -131,6 +133,19 @@ class ConversationService:
         raise StorageUnavailableError(
             f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 
+    def _language(self, state: ConversationState, interface_language: str | None,
+                  inbound: Inbound) -> Inbound:
+        """The inbound message with the reply language decided; a chosen language is never touched."""
+        if state.language_locked:
+            return inbound
+        text = inbound.text if inbound.kind is InboundKind.TEXT else ""
+        decided = self.choose_language(state.language, interface_language, text,
+                                       state.language_evidence, state.language_offered)
+        # Only what people write is evidence: buttons and commands leave it as it was.
+        return replace(inbound, language=decided.decision.language,
+                       language_evidence=decided.evidence if text else None,
+                       offer_language=decided.ask)
+
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
         now = self.clock()
@@ -143,10 +158,8 @@ class ConversationService:
             participant_id = known or repo.get_or_create_participant(
                 session, channel, external_id, now, new_id=self.new_id).id
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
-            language = None if state.language_locked else self.choose_language(
-                state.language, interface_language,
-                inbound.text if inbound.kind is InboundKind.TEXT else "")
-            result = step(self.context, state, replace(inbound, language=language, now=now))
+            result = step(self.context, state, replace(
+                self._language(state, interface_language, inbound), now=now))
             extra = self._apply(session, participant_id, result, now)
             if not any(result.has(e) for e in ERASING_EVENTS):
                 repo.save_state(session, participant_id, result.state.to_json(),

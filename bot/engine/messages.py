@@ -32,6 +32,10 @@ class Inbound:
     command: str = ""
     # The language the service's policy chose for this message; None keeps the conversation's.
     language: str | None = None
+    # The language evidence to keep after this message (None: unchanged), and whether the
+    # policy found the person's messages mixed enough to offer them the choice.
+    language_evidence: tuple[float, float] | None = None
+    offer_language: bool = False
     understanding: Understanding | None = None
     # False when the NLU service could not be asked: free text is then kept for later reading.
     understood: bool = True
@@ -85,6 +89,7 @@ class AnswerRecord:
 
 class EventType(StrEnum):
     LANGUAGE_CHANGED = "language_changed"
+    LANGUAGE_OFFERED = "language_offered"
     CONSENT_GIVEN = "consent_given"
     CONSENT_REFUSED = "consent_refused"
     NOT_ELIGIBLE = "not_eligible"
