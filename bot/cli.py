@@ -25,6 +25,7 @@ from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
 from storage import db
 from storage import repositories as repo
+from web import cli as web_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NO_TOKEN = """\
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         "backfill", help="classify free-text answers stored while the NLU was unavailable")
     nlu_cli.add_server_options(backfill_cmd)
     backfill_cmd.set_defaults(handler=nlu_cli.reporting_errors(cmd_nlu_backfill))
+
+    web_cli.register(commands)
 
     database = commands.add_parser("db", help="manage the database")
     database_commands = database.add_subparsers(dest="db_command", required=True)

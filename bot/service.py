@@ -200,6 +200,8 @@ class ConversationService:
                 repo.update_profile(session, participant_id, **data)
             elif event.type is EventType.LANGUAGE_CHANGED:
                 repo.update_profile(session, participant_id, language=data["language"])
+            elif event.type is EventType.SURVEY_COMPLETED:
+                repo.record_completion(session, participant_id, data["campaign"], data["version"], now)
             elif event.type is EventType.PARTICIPANT_STOPPED:
                 repo.set_stopped(session, participant_id, True, now)
             elif event.type is EventType.PARTICIPANT_RESUMED:

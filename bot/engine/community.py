@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from bot.engine.survey import Text
 
+# The city option for someone who lives in none of the deployment's cities.
+OTHER_CITY = "other"
+
 
 @dataclass(frozen=True)
 class Place:

@@ -85,6 +85,9 @@ class AnswerRecord:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    # The person's own words on a choice question, before they tick options: stored as the
+    # answer's text, with the options once they choose them.
+    comment: bool = False
 
 
 class EventType(StrEnum):
@@ -98,6 +101,7 @@ class EventType(StrEnum):
     SURVEY_STARTED = "survey_started"
     QUESTION_ASKED = "question_asked"
     ANSWER_RECORDED = "answer_recorded"
+    COMMENT_KEPT = "comment_kept"
     QUESTION_SKIPPED = "question_skipped"
     WENT_BACK = "went_back"
     INPUT_REJECTED = "input_rejected"

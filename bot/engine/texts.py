@@ -26,6 +26,26 @@ YES_STOP = N_("Yes, stop")
 YES_DELETE = N_("Yes, delete everything")
 BACK_BUTTON = N_("⬅ Back")
 SKIP_BUTTON = N_("Skip ⏭")
+NOT_THAT = N_("OK, not {choices}. Which answer fits? Tap a button, or type it.")
+COMMENT_KEPT = N_("Thanks, I've kept what you wrote. Now tick the answers that fit, then Done.")
+YOU_CAN_SKIP = N_("No problem if you don't know: you can skip this question.")
+REQUIRED = N_("This question can't be skipped: {why}")
+DO_YOU_MEAN = N_("Do you mean: {choices}?")
+# A button's label inside a sentence.
+QUOTED = N_("“{label}”")
+OR_LIST = N_("{first} or {last}")
+AND_LIST = N_("{first} and {last}")
+YES_OR_NO = N_("Sorry, I'm not sure I understood. Tap one of the buttons.")
+AGE_UNCLEAR = N_("I didn't get your age. Type it in figures (for example 16), or tap a button.")
+CONSENT_QUESTION = N_("Do you agree to take part?")
+CONSENT_QUESTION_AGAIN = N_("Do you agree to take part? (/privacy shows again how we protect your "
+                            "answers.)")
+CONSENT_ANSWER = N_("Good question. Here is what happens to your answers:")
+ELSEWHERE = N_("For now, YouthVoice passes answers on only to {cities}: no council will hear the "
+               "answers from your city. You can still answer our questions if you like. Do you "
+               "want to go on?")
+ELSEWHERE_DECLINED = N_("OK. If you picked the wrong city or you move to one of ours, send "
+                        "/profile to change it. /delete erases everything about you.")
 
 WELCOME = N_("Hi! I'm YouthVoice. I ask young people what they think of their city, and I pass "
            "it on to the city council, without your name.")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.engine import texts
 from bot.engine.community import Community
-from bot.engine.matching import match_options
+from bot.engine.matching import ChoiceReading, read_choice
 from bot.engine.messages import AnswerRecord, Choice, Event, EventType, Inbound, Outbound
 from bot.engine.state import ConversationState, Phase
 from bot.engine.survey import LANGUAGES, Option, Question, Survey, Text
@@ -68,18 +68,26 @@ class TurnBase(ABC):
         self.update(language=language)
         return True
 
+    def or_list(self, labels: Sequence[str]) -> str:
+        """'A', 'A or B', 'A, B or C' in the conversation's language."""
+        if len(labels) < 2:
+            return "".join(labels)
+        return self.tr(texts.OR_LIST, first=", ".join(labels[:-1]), last=labels[-1])
+
+    def quoted(self, label: str) -> str:
+        return self.tr(texts.QUOTED, label=label)
+
     def privacy_notice(self) -> str:
         return self.tr(texts.PRIVACY, contact=self.ctx.community.privacy_contact)
 
-    def matching(self, text: str, options: Sequence[Option]) -> list[str]:
-        """Options a typed answer names: labels and synonyms first, then what the NLU recognised."""
-        matched = match_options(text, options)
+    def reading(self, text: str, options: Sequence[Option]) -> ChoiceReading:
+        """What a typed answer says of the options: labels and synonyms first, then what the NLU
+        recognised in it."""
+        reading = read_choice(text, options)
         understanding = self.inbound.understanding
-        if matched or understanding is None:
-            return matched
-        for entity in understanding.entities:
-            matched += [o for o in match_options(entity.value, options) if o not in matched]
-        return matched
+        if reading.chosen or reading.negated or understanding is None or not understanding.entities:
+            return reading
+        return read_choice(" ".join(e.value for e in understanding.entities), options)
 
     def reject(self, reason: str, message: str) -> None:
         self.emit(EventType.INPUT_REJECTED, reason=reason)

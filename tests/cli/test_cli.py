@@ -30,7 +30,7 @@ def test_terminal_chat_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch,
     assert "Comment te déplaces-tu le plus souvent en ville ?" in first
     assert "✓ Bus, tram ou métro" in first
     second = chat(monkeypatch, capsys, database, ["1", "#1"])
-    assert "Re-bonjour ! On reprend là où tu t'es arrêté·e." in second
+    assert "Re-bonjour ! On reprend là où tu en étais." in second
     assert "Qu'est-ce qui te gêne le plus" in second.split("Re-bonjour")[1]
     assert "D'abord, quel âge as-tu ?" not in second
 
