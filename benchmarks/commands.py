@@ -70,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{'stop/delete acted':>19}")
     failures = 0
     for name, open_question in (("outside a question", False), ("on an open question", True)):
-        false = [(m, command_in_text(m.text, u, open_question=open_question)) for m, u in others]
-        triggered = [(m, c) for m, c in false if c is not None]
+        false = [(m, u, command_in_text(m.text, u, open_question=open_question)) for m, u in others]
+        triggered = [(m, u, c) for m, u, c in false if c is not None]
         acted = [m for m, u in commands if command_in_text(m.text, u, open_question=open_question)
                  == m.command]
         destructive = [m for m, _ in commands if m.command in DESTRUCTIVE_COMMANDS]
@@ -82,15 +82,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{_percent(len(destructive_acted), len(destructive)):>19}")
         failures += len(triggered) * 200 > len(others)
         if args.errors:
-            for message, command in triggered:
-                print(f"    acted: {message.text!r} -> {command}")
+            for message, understanding, command in triggered:
+                print(f"    acted: {message.text!r} -> {command} ({_read(understanding)})")
             for message, understanding in commands:
                 if command_in_text(message.text, understanding, open_question=open_question) \
                         != message.command:
-                    intent = understanding.intent if understanding else None
-                    read = f"{intent.name} {intent.confidence:.2f}" if intent else "fallback"
-                    print(f"    missed: {message.text!r} ({message.command}; NLU: {read})")
+                    print(f"    missed: {message.text!r} ({message.command}; "
+                          f"NLU: {_read(understanding)})")
     return 1 if failures else 0
+
+
+def _read(understanding: Understanding | None) -> str:
+    intent = understanding.intent if understanding else None
+    return f"{intent.name} {intent.confidence:.2f}" if intent else "fallback"
 
 
 def _percent(part: int, whole: int) -> str:

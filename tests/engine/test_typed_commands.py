@@ -14,16 +14,18 @@ def read_as(text: str, intent: str, confidence: float) -> Understanding:
 
 
 @pytest.mark.parametrize(("intent", "command"), [("help", "help"), ("skip", "skip"), ("back", "back")])
-def test_mild_commands_act_from_0_8(intent: str, command: str) -> None:
-    assert command_in_text("euh je comprends pas", read_as("x", intent, 0.82),
+def test_mild_commands_act_from_0_9(intent: str, command: str) -> None:
+    assert command_in_text("euh je comprends pas", read_as("x", intent, 0.85),
+                           open_question=False) is None
+    assert command_in_text("euh je comprends pas", read_as("x", intent, 0.92),
                            open_question=False) == command
 
 
 @pytest.mark.parametrize(("intent", "command"), [("stop", "stop"), ("delete_data", "delete")])
-def test_destructive_commands_need_0_9(intent: str, command: str) -> None:
+def test_destructive_commands_need_0_95(intent: str, command: str) -> None:
     text = "arrêtez de m'écrire svp"
-    assert command_in_text(text, read_as(text, intent, 0.85), open_question=False) is None
-    assert command_in_text(text, read_as(text, intent, 0.95), open_question=False) == command
+    assert command_in_text(text, read_as(text, intent, 0.93), open_question=False) is None
+    assert command_in_text(text, read_as(text, intent, 0.96), open_question=False) == command
 
 
 def test_a_long_message_is_never_a_destructive_command() -> None:
