@@ -10,13 +10,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot as TelegramApiBot
 
 from bot.campaigns import read_campaigns
-from bot.config import AppConfig, load_config
+from bot.config import AppConfig, Secrets, load_config
 from bot.engine.conversation import Context
 from bot.i18n import GettextCatalog
 from bot.language import choose_language
 from bot.service import Clock, ConversationService, Understand, utc_now
+from digests.delivery import OutboxWriter, SmtpSender, TelegramBot
+from digests.service import DigestService
 from storage import db
 from storage import repositories as repo
 
@@ -58,3 +61,23 @@ def register_campaigns(sessions: sessionmaker[Session], context: Context, now: d
         for survey in context.campaigns:
             definition = dataclasses.asdict(survey)
             repo.upsert_campaign(session, survey.id, survey.version, definition, survey.source_hash, now)
+
+
+def digest_service(app: App, secrets: Secrets | None = None, *, clock: Clock = utc_now) -> DigestService:
+    """Councils' digests for this deployment: SMTP when configured (credentials from the
+    environment), else the outbox folder; Telegram when a bot token is set."""
+    secrets = secrets or Secrets()
+    email = app.config.email
+    smtp = (SmtpSender(email.smtp, secrets.smtp_username, secrets.smtp_password)
+            if email.smtp is not None else None)
+    token, base_url = secrets.telegram_token, secrets.telegram_api_url
+    telegram = None
+    if token is not None:
+        def telegram() -> TelegramBot:
+            if base_url is None:
+                return TelegramApiBot(token)
+            return TelegramApiBot(token, base_url=f"{base_url.rstrip('/')}/bot")
+
+    return DigestService(app.config, app.sessions, clock=clock, smtp=smtp,
+                         outbox=OutboxWriter(Path(email.outbox)), telegram=telegram,
+                         campaign_ids=tuple(survey.id for survey in app.context.campaigns))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -10,20 +11,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram import Update
-
-from bot.app import DEFAULT_CONFIG, build_app
+from bot.app import DEFAULT_CONFIG, build_app, digest_service
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
+from digests.example import write_example
+from digests.periods import Period, PeriodError, parse_period
+from digests.service import DigestLoop, DigestService, UnknownCouncilError
 from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
-from storage import db
+from storage import db, digest_store
 from storage import repositories as repo
 from web import cli as web_cli
 
@@ -57,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = getattr(args, "func", None) or args.handler
         return int(handler(args))
-    except (ConfigError, SurveyError, CatalogMissingError) as exc:
+    except (ConfigError, SurveyError, CatalogMissingError, PeriodError, UnknownCouncilError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -110,6 +113,28 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_cli.add_server_options(backfill_cmd)
     backfill_cmd.set_defaults(handler=nlu_cli.reporting_errors(cmd_nlu_backfill))
 
+    digest = commands.add_parser("digest", help="councils' digests of what young people said")
+    digest_commands = digest.add_subparsers(dest="digest_command", required=True)
+    preview = digest_commands.add_parser(
+        "preview", help="write a council's digest as HTML, text and CSV; sends and opens nothing")
+    preview.add_argument("--council", required=True, help="a council id from config.yml")
+    preview.add_argument("--period", default=None,
+                         help="first..last day, e.g. 2026-11-23..2026-11-29 (default: the last "
+                              "scheduled week)")
+    preview.add_argument("--out", type=Path, default=Path("var/digests"),
+                         help="folder to write into (default: var/digests)")
+    preview.set_defaults(func=cmd_digest_preview)
+    send = digest_commands.add_parser(
+        "send", help="queue a council's digest (once per period) and deliver what is queued")
+    send.add_argument("--council", default=None, help="a council id (default: every council)")
+    send.add_argument("--period", default=None,
+                      help="first..last day, e.g. 2026-11-23..2026-11-29 (default: the last scheduled week)")
+    send.set_defaults(func=cmd_digest_send)
+    example = digest_commands.add_parser(
+        "example", help="rebuild the example digests in docs/ from generated answers")
+    example.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "digest-example")
+    example.set_defaults(func=cmd_digest_example)
+
     web_cli.register(commands)
 
     database = commands.add_parser("db", help="manage the database")
@@ -157,17 +182,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     catch_up = BackfillLoop(app.sessions, understander) if understander is not None else None
     if catch_up is not None:
         catch_up.start()
+    digests = DigestLoop(digest_service(app, secrets))
+    digests.start()
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
-        if args.webhook:
-            application.run_webhook(listen=args.listen, port=args.port, url_path=args.path,
-                                    secret_token=secrets.webhook_secret, webhook_url=args.url,
-                                    allowed_updates=Update.ALL_TYPES)
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
+            if args.webhook else None
+        asyncio.run(serve(application, channel, webhook))
     finally:
+        digests.stop()
         if catch_up is not None:
             catch_up.stop()
         app.close()
@@ -208,6 +233,52 @@ def cmd_nlu_backfill(args: argparse.Namespace) -> int:
         left = len(repo.answers_pending_understanding(session, 10_000))
     print(f"classified {total} answer(s); {left} still waiting for the NLU")
     return 0 if left == 0 else 1
+
+
+def _period(service: DigestService, council_id: str, text: str | None) -> Period | None:
+    if text is None:
+        return None
+    return parse_period(text, service.zone(service.council(council_id)))
+
+
+def cmd_digest_preview(args: argparse.Namespace) -> int:
+    app = build_app(args.config, args.database)
+    try:
+        service = digest_service(app)
+        written = service.preview(args.council, _period(service, args.council, args.period), args.out)
+    finally:
+        app.close()
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_digest_send(args: argparse.Namespace) -> int:
+    app = build_app(args.config, args.database)
+    try:
+        service = digest_service(app)
+        councils = [service.council(args.council)] if args.council else list(app.config.councils)
+        for council in councils:
+            period = _period(service, council.id, args.period) or service.default_period(council)
+            queued = service.queue(council, period)
+            print(f"{council.id}: " + (f"queued on {', '.join(queued)}" if queued
+                                       else "already queued for this period"))
+        delivered = service.deliver_due()
+        with app.sessions() as session:
+            waiting = [d for d in digest_store.deliveries(session) if d.status == digest_store.QUEUED]
+    finally:
+        app.close()
+    print(f"delivered {delivered} digest(s)")
+    for delivery in waiting:
+        print(f"waiting: {delivery.council_id} {delivery.channel}, attempt {delivery.attempts}, next try "
+              f"{delivery.due_at:%Y-%m-%d %H:%M} UTC: {delivery.last_error}")
+    return 1 if waiting else 0
+
+
+def cmd_digest_example(args: argparse.Namespace) -> int:
+    for path in write_example(args.out):
+        print(path)
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

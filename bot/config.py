@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.engine.community import AgeBand, City, Community, Place
 from bot.engine.survey import Text
@@ -46,7 +48,19 @@ class NeighbourhoodConfig(_Model):
 class CityConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # An IANA name (Europe/Paris, America/Toronto): schedules and quiet hours are in local time.
+    timezone: str
     neighbourhoods: list[NeighbourhoodConfig] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name: write it like Europe/Paris "
+                             "or America/Toronto") from None
+        return value
 
 
 class AgeBandConfig(_Model):
@@ -64,11 +78,77 @@ class ConsentConfig(_Model):
     digital_consent_age: int = Field(ge=10, le=18)
 
 
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class RecipientsConfig(_Model):
+    """Where a council's digests go: email addresses, a Telegram chat, or both."""
+
+    email: list[str] = []
+    # A chat the bot is a member of (groups have negative ids).
+    telegram_chat_id: int | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> RecipientsConfig:
+        if not self.email and self.telegram_chat_id is None:
+            raise ValueError("give at least one email address or a telegram_chat_id")
+        return self
+
+
+class WeeklyConfig(_Model):
+    day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    # Local time in the council's city.
+    time: str = "08:00"
+
+    @field_validator("time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time of day: write it like 08:00")
+        return value
+
+
+class DigestScheduleConfig(_Model):
+    # None: no weekly digest.
+    weekly: WeeklyConfig | None = WeeklyConfig()
+    # Also a digest when a campaign of the city closes (covering the time since the last digest).
+    on_campaign_close: bool = True
+
+
 class CouncilConfig(_Model):
     id: str = Field(pattern=ID)
     city: str
     language: Literal["fr", "en"]
-    recipients: list[str] = Field(min_length=1)
+    recipients: RecipientsConfig
+    schedule: DigestScheduleConfig = DigestScheduleConfig()
+    # No count below this is shown to the council (in tables, charts, breakdowns or the CSV).
+    min_cell_size: int = Field(default=5, ge=2, le=100)
+
+
+class SmtpConfig(_Model):
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    # starttls: plain connection upgraded (port 587); ssl: TLS from the start (port 465);
+    # none: only for a relay on the same machine.
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    timeout: float = Field(default=30, gt=0)
+
+
+class EmailConfig(_Model):
+    sender: str = "YouthVoice <digests@youthvoice.example>"
+    # Without smtp, every digest is written here as .eml and .html instead of being sent.
+    outbox: str = "var/outbox"
+    smtp: SmtpConfig | None = None
 
 
 class PartnerConfig(_Model):
@@ -93,6 +173,7 @@ class AppConfig(_Model):
     councils: list[CouncilConfig] = []
     partners: list[PartnerConfig] = []
     helplines: dict[Literal["fr", "en"], list[Helpline]] = {}
+    email: EmailConfig = EmailConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
@@ -106,6 +187,9 @@ class AppConfig(_Model):
         for before, after in itertools.pairwise(bands):
             if after.min != before.max + 1:
                 raise ValueError(f"age bands {before.id} and {after.id} leave a gap or overlap")
+        council_ids = [c.id for c in self.councils]
+        if len(set(council_ids)) != len(council_ids):
+            raise ValueError("two councils share an id")
         for council in self.councils:
             if council.city not in city_ids:
                 raise ValueError(f"council {council.id} names unknown city {council.city!r}")
@@ -114,6 +198,12 @@ class AppConfig(_Model):
             if unknown:
                 raise ValueError(f"partner {partner.id} names unknown cities {sorted(unknown)}")
         return self
+
+    def city(self, city_id: str) -> CityConfig | None:
+        return next((c for c in self.cities if c.id == city_id), None)
+
+    def council(self, council_id: str) -> CouncilConfig | None:
+        return next((c for c in self.councils if c.id == council_id), None)
 
     def community(self) -> Community:
         return Community(
@@ -157,3 +247,6 @@ class Secrets:
         self.rasa_url = source.get("RASA_URL") or None
         # Another Bot API server (a local one, or a test emulator) instead of Telegram's.
         self.telegram_api_url = source.get("TELEGRAM_API_URL") or None
+        # For the SMTP server in config.yml (email.smtp); both or neither.
+        self.smtp_username = source.get("SMTP_USERNAME") or None
+        self.smtp_password = source.get("SMTP_PASSWORD") or None

@@ -161,9 +161,10 @@ class ConversationService:
             result = step(self.context, state, replace(
                 self._language(state, interface_language, inbound), now=now))
             extra = self._apply(session, participant_id, result, now)
+            version = None
             if not any(result.has(e) for e in ERASING_EVENTS):
-                repo.save_state(session, participant_id, result.state.to_json(),
-                                stored.version if stored else None, now)
+                version = repo.save_state(session, participant_id, result.state.to_json(),
+                                          stored.version if stored else None, now)
             elif message_key is not None:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a
                 # redelivery does not start a new conversation.
@@ -172,8 +173,10 @@ class ConversationService:
             reply = None
             if keep_reply is not None and (outbound or result.acknowledgement):
                 payload = payload_of(keep_reply, result.acknowledgement, outbound)
-                reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE)
-                reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0)
+                reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
+                                            version)
+                reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
+                                    state_version=version)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
                     reply=reply)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     UniqueConstraint,
@@ -241,3 +242,34 @@ class RateBudget(Base):
     key: Mapped[str] = mapped_column(String, primary_key=True)
     # Seconds since the epoch; in the past when the budget is idle.
     next_slot: Mapped[float] = mapped_column(Double)
+
+
+class DigestDelivery(Base):
+    """One council's digest for one period on one channel: queued until delivered, never twice.
+
+    The unique key is what makes a second worker or a second run find the digest already there;
+    the rendered content is kept so that a retry sends exactly what was built.
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("council_id", "period_start", "period_end", "channel"),
+                      Index(None, "status", "due_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    council_id: Mapped[str] = mapped_column(String)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    # email, telegram or outbox (written to a folder when no SMTP server is configured).
+    channel: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Figures of the digest for the next one to compare with, and for the log.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Until then a worker is delivering it, or it waits for its next try.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Telegram: messages already sent, so an interrupted delivery resumes where it stopped.
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String)

@@ -98,3 +98,5 @@ class QueuedReply:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int
+    # The conversation state version it was made for (None: the conversation was erased).
+    state_version: int | None = None
