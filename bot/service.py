@@ -191,7 +191,7 @@ class ConversationService:
                 number=answer.number, text=answer.text, skipped=answer.skipped,
                 language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
                 topic_confidence=answer.topic_confidence,
-                understanding_pending=answer.understanding_pending,
+                understanding_pending=answer.understanding_pending, mentions=answer.mentions,
             ))
         extra: list[Outbound] = []
         for event in result.events:

@@ -85,6 +85,8 @@ class AnswerRecord:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    # Places and transport lines named in a typed answer: (entity, value), e.g. ("transport_line", "C3").
+    mentions: tuple[tuple[str, str], ...] = ()
     # The person's own words on a choice question, before they tick options: stored as the
     # answer's text, with the options once they choose them.
     comment: bool = False
