@@ -8,7 +8,7 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import DEFAULT_CONFIG, build_app, digest_service
@@ -20,6 +20,7 @@ from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
+from bot.staff import Staff, UnknownAlertError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
 from digests.example import write_example
 from digests.periods import Period, PeriodError, parse_period
@@ -55,8 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if getattr(args, "func", None) is cmd_chat and not args.verbose:
+        # The terminal is the chat: log lines go to a file, never between the bot's messages.
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=logging.WARNING, format=log_format, filename=args.log_file)
+    else:
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format=log_format)
     try:
         handler = getattr(args, "func", None) or args.handler
         return int(handler(args))
@@ -83,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="your interface language (default: from LANG)")
     chat.add_argument("--no-nlu", action="store_true",
                       help="do not start the NLU server even if it is set up")
+    chat.add_argument("--log-file", type=Path, default=Path("var/chat.log"),
+                      help="where warnings go while chatting (default: var/chat.log; with -v: "
+                           "the terminal's standard error)")
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
@@ -113,6 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_cli.add_server_options(backfill_cmd)
     backfill_cmd.set_defaults(handler=nlu_cli.reporting_errors(cmd_nlu_backfill))
 
+    safeguarding = commands.add_parser(
+        "safeguarding", help="follow up alerts raised when a young person disclosed harm")
+    safeguarding.add_argument("--as", dest="actor", default=None,
+                              help="who you are, recorded with every step (default: your login name)")
+    sg_commands = safeguarding.add_subparsers(dest="safeguarding_command", required=True)
+    sg_list = sg_commands.add_parser("list", help="open alerts, oldest first")
+    sg_list.add_argument("--all", action="store_true", help="closed alerts too")
+    sg_list.set_defaults(func=cmd_safeguarding_list)
+    sg_show = sg_commands.add_parser("show", help="an alert's message and every step so far")
+    sg_show.add_argument("ref")
+    sg_show.set_defaults(func=cmd_safeguarding_show)
+    sg_reply = sg_commands.add_parser("reply", help="send the young person a message through the bot")
+    sg_reply.add_argument("ref")
+    sg_reply.add_argument("text")
+    sg_reply.set_defaults(func=cmd_safeguarding_reply)
+    sg_close = sg_commands.add_parser("close", help="mark an alert as dealt with")
+    sg_close.add_argument("ref")
+    sg_close.add_argument("--note", default=None, help="why it is closed")
+    sg_close.set_defaults(func=cmd_safeguarding_close)
     digest = commands.add_parser("digest", help="councils' digests of what young people said")
     digest_commands = digest.add_subparsers(dest="digest_command", required=True)
     preview = digest_commands.add_parser(
@@ -185,7 +214,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     digests = DigestLoop(digest_service(app, secrets))
     digests.start()
     try:
-        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
+        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
+                                  alerts=app.alerts)
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
@@ -233,6 +263,59 @@ def cmd_nlu_backfill(args: argparse.Namespace) -> int:
         left = len(repo.answers_pending_understanding(session, 10_000))
     print(f"classified {total} answer(s); {left} still waiting for the NLU")
     return 0 if left == 0 else 1
+
+
+def _staff(args: argparse.Namespace) -> tuple[Staff, str, Callable[[], None]]:
+    app = build_app(args.config, args.database)
+    return (Staff(app.sessions, app.context.community, app.context.catalog, app.service.clock),
+            args.actor or getpass.getuser(), app.close)
+
+
+def cmd_safeguarding_list(args: argparse.Namespace) -> int:
+    staff, _actor, close = _staff(args)
+    try:
+        lines = staff.list(include_closed=args.all)
+    finally:
+        close()
+    for line in lines:
+        print(f"{line.ref}  {line.created_at:%Y-%m-%d %H:%M}  {line.status:6}  {line.category:20}  "
+              f"{line.city or '-'}")
+    if not lines:
+        print("no open safeguarding alert" if not args.all else "no safeguarding alert")
+    return 0
+
+
+def _on_alert(args: argparse.Namespace, work: Callable[[Staff, str], str]) -> int:
+    staff, actor, close = _staff(args)
+    try:
+        print(work(staff, actor))
+    except (UnknownAlertError, ValueError) as exc:
+        print(f"youthvoice: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    finally:
+        close()
+    return 0
+
+
+def cmd_safeguarding_show(args: argparse.Namespace) -> int:
+    return _on_alert(args, lambda staff, actor: staff.show(args.ref, actor))
+
+
+def cmd_safeguarding_reply(args: argparse.Namespace) -> int:
+    def reply(staff: Staff, actor: str) -> str:
+        staff.reply(args.ref, actor, args.text)
+        return (f"{args.ref}: reply queued; the bot delivers it with `youthvoice run` "
+                f"(see `youthvoice safeguarding show {args.ref}`)")
+
+    return _on_alert(args, reply)
+
+
+def cmd_safeguarding_close(args: argparse.Namespace) -> int:
+    def close(staff: Staff, actor: str) -> str:
+        staff.close(args.ref, actor, args.note)
+        return f"{args.ref}: closed"
+
+    return _on_alert(args, close)
 
 
 def _period(service: DigestService, council_id: str, text: str | None) -> Period | None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.engine.community import AgeBand, City, Community, Place
+from bot.engine.community import AgeBand, City, Community, Country, Helpline, Partner, Place
 from bot.engine.survey import Text
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -45,11 +45,19 @@ class NeighbourhoodConfig(_Model):
     aliases: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = []
 
 
+COUNTRY = r"^[A-Z]{2}$"
+
+
 class CityConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # ISO 3166 code, e.g. FR, BE, CA: which helplines, emergency number and consent age apply.
+    country: str = Field(pattern=COUNTRY)
     # An IANA name (Europe/Paris, America/Toronto): schedules and quiet hours are in local time.
     timezone: str
+    # What young people of this city call the council that hears them: "la mairie", "la Ville"
+    # (Montréal), "la commune" (Brussels); used inside sentences, so in lower case where usual.
+    council: Bilingual
     neighbourhoods: list[NeighbourhoodConfig] = []
 
     @field_validator("timezone")
@@ -61,6 +69,13 @@ class CityConfig(_Model):
             raise ValueError(f"{value!r} is not a time zone name: write it like Europe/Paris "
                              "or America/Toronto") from None
         return value
+
+
+class CountryConfig(_Model):
+    # The age of digital consent there (GDPR article 8 lets each country choose 13 to 16).
+    digital_consent_age: int = Field(ge=13, le=16)
+    # The number to call in immediate danger.
+    emergency: str = Field(min_length=1)
 
 
 class AgeBandConfig(_Model):
@@ -75,11 +90,17 @@ class PrivacyConfig(_Model):
 
 
 class ConsentConfig(_Model):
-    digital_consent_age: int = Field(ge=10, le=18)
+    # Where a city's country is not listed under `countries`.
+    digital_consent_age: int = Field(ge=13, le=16)
+    # Below the consent age: "decline" turns the young person away politely and keeps nothing;
+    # "guardian" asks them to confirm that a parent or guardian agreed, and records exactly that.
+    under_age: Literal["decline", "guardian"] = "guardian"
+    # How long a chat turned away for its age is not asked again (a keyed hash of the chat id is
+    # kept that long, never the id itself).
+    cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
 
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -121,8 +142,6 @@ class WeeklyConfig(_Model):
 class DigestScheduleConfig(_Model):
     # None: no weekly digest.
     weekly: WeeklyConfig | None = WeeklyConfig()
-    # Also a digest when a campaign of the city closes (covering the time since the last digest).
-    on_campaign_close: bool = True
 
 
 class CouncilConfig(_Model):
@@ -151,15 +170,45 @@ class EmailConfig(_Model):
     smtp: SmtpConfig | None = None
 
 
+class SafeguardingContact(_Model):
+    """Where a partner's trained staff receive alerts: a Telegram chat, an e-mail address, or both."""
+
+    telegram_chat: int | None = None
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> SafeguardingContact:
+        if self.telegram_chat is None and self.email is None:
+            raise ValueError("a safeguarding contact needs telegram_chat, email or both")
+        return self
+
+
 class PartnerConfig(_Model):
     id: str = Field(pattern=ID)
     name: str
     cities: list[str]
+    safeguarding: SafeguardingContact | None = None
 
 
-class Helpline(_Model):
-    name: str
-    contact: str
+class HelplineConfig(_Model):
+    name: str = Field(min_length=1)
+    number: str = Field(min_length=1)
+    hours: Bilingual
+    languages: list[Literal["fr", "en"]] = Field(min_length=1)
+    # Where it serves: whole countries (ISO codes) and/or some cities (ids).
+    countries: list[str] = []
+    cities: list[str] = []
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> HelplineConfig:
+        if not self.countries and not self.cities:
+            raise ValueError(f"helpline {self.name!r} names no country and no city")
+        return self
+
+
+class RetentionConfig(_Model):
+    # Raw free text and messages passed to staff are kept this long; then only the scrubbed text.
+    free_text_days: int = Field(default=90, ge=1, le=3650)
 
 
 class AppConfig(_Model):
@@ -172,7 +221,9 @@ class AppConfig(_Model):
     campaigns: list[str] = []
     councils: list[CouncilConfig] = []
     partners: list[PartnerConfig] = []
-    helplines: dict[Literal["fr", "en"], list[Helpline]] = {}
+    countries: dict[str, CountryConfig] = {}
+    helplines: list[HelplineConfig] = []
+    retention: RetentionConfig = RetentionConfig()
     email: EmailConfig = EmailConfig()
 
     @model_validator(mode="after")
@@ -197,6 +248,19 @@ class AppConfig(_Model):
             unknown = set(partner.cities) - set(city_ids)
             if unknown:
                 raise ValueError(f"partner {partner.id} names unknown cities {sorted(unknown)}")
+        countries = {c.country for c in self.cities}
+        for helpline in self.helplines:
+            unknown = set(helpline.cities) - set(city_ids)
+            if unknown:
+                raise ValueError(f"helpline {helpline.name!r} names unknown cities {sorted(unknown)}")
+            unknown = set(helpline.countries) - countries
+            if unknown:
+                raise ValueError(f"helpline {helpline.name!r} names countries no city is in: "
+                                 f"{sorted(unknown)}")
+        for city in self.cities:
+            if not any(city.id in h.cities or city.country in h.countries for h in self.helplines):
+                raise ValueError(f"city {city.id} has no helpline: a young person there who tells "
+                                 f"us they are in danger must get one")
         return self
 
     def city(self, city_id: str) -> CityConfig | None:
@@ -208,8 +272,9 @@ class AppConfig(_Model):
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(
-                    Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods))
+                City(c.id, c.name.text(),
+                     tuple(Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods),
+                     council=c.council.text(), country=c.country)
                 for c in self.cities
             ),
             age_bands=tuple(AgeBand(b.id, b.min, b.max) for b in sorted(self.age_bands, key=lambda b: b.min)),
@@ -217,6 +282,15 @@ class AppConfig(_Model):
             notice_version=self.privacy.notice_version,
             privacy_contact=self.privacy.contact_email,
             default_language=self.default_language,
+            helplines=tuple(
+                Helpline(h.name, h.number, h.hours.text(), tuple(h.languages), tuple(h.countries),
+                         tuple(h.cities))
+                for h in self.helplines
+            ),
+            countries=tuple(Country(code, c.digital_consent_age, c.emergency)
+                            for code, c in sorted(self.countries.items())),
+            partners=tuple(Partner(p.id, p.name, tuple(p.cities)) for p in self.partners),
+            under_age=self.consent.under_age,
         )
 
 

@@ -45,6 +45,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    SafeguardingAlert,
     SurveyCompletion,
 )
 from storage.records import (
@@ -437,6 +438,7 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "question_id": answer.question_id,
         "number": answer.number,
         "text": answer.text,
+        "scrubbed_text": answer.scrubbed_text,
         "skipped": answer.skipped,
         "language": answer.language,
         "answered_at": answer.answered_at,
@@ -591,6 +593,8 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    # Their steps and deliveries (staff notes, replies waiting) go with them by ON DELETE CASCADE.
+    alerts = erase(SafeguardingAlert, SafeguardingAlert.participant_id)
     completions = erase(SurveyCompletion, SurveyCompletion.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
@@ -605,6 +609,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         survey_completions=completions,
         handled_messages=handled,
         pending_replies=replies,
+        safeguarding_alerts=alerts,
     )
 
 

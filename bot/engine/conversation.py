@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from bot.engine import callbacks, texts
 from bot.engine.commands import Commands
-from bot.engine.messages import Inbound, InboundKind, Step
+from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
+from bot.engine.profile import MENU
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
+from bot.engine.support import Support
 from bot.engine.turn import WELCOME_BACK_AFTER, Context
 
 __all__ = ["Context", "step"]
@@ -23,7 +25,7 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Commands, Onboarding, Questionnaire):
+class _Turn(Support, Commands, Onboarding, Questionnaire):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
@@ -32,6 +34,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
             self.update(language_evidence=self.inbound.language_evidence)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
+        if self.inbound.turned_away and self.state.phase is Phase.NEW:
+            # A disclosure is still heard; anything else gets the same answer as before.
+            if not (kind is InboundKind.TEXT and self.disclosure(self.inbound.text)):
+                self.cooling_down()
+            return self.result()
         if kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
         elif kind is InboundKind.BUTTON:
@@ -39,6 +46,8 @@ class _Turn(Commands, Onboarding, Questionnaire):
         elif kind is InboundKind.TEXT:
             self.text(self.inbound.text)
         elif kind is InboundKind.EDITED:
+            if self.disclosure(self.inbound.text):
+                return self.result()
             if not self.state.stopped:
                 self.say(self.tr("I can't take edited messages into account. To change your "
                                  "previous answer, send /back."))
@@ -46,6 +55,9 @@ class _Turn(Commands, Onboarding, Questionnaire):
             self.unsupported()
         if self.inbound.offer_language:
             self.offer_language()
+        return self.result()
+
+    def result(self) -> Step:
         return Step(self.state, tuple(self.outbound), tuple(self.answers), tuple(self.events),
                     self.acknowledgement)
 
@@ -53,6 +65,10 @@ class _Turn(Commands, Onboarding, Questionnaire):
         payload = callbacks.decode(data)
         if payload is None:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
+            return
+        if payload.scope == callbacks.DATA and payload.parts[0].isdigit():
+            # Reading what we keep is always allowed, stopped or not.
+            self.emit(EventType.DATA_REQUESTED, page=int(payload.parts[0]))
             return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
@@ -67,8 +83,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
             if self.state.pending is not None and parts[0] == self.state.pending.value:
                 self.confirmed(parts[1] == "yes")
                 return
-        elif payload.scope == callbacks.ONBOARDING:
-            if parts[0] == self.state.phase.value and self.state.pending is None:
+        elif payload.scope == callbacks.ONBOARDING and self.state.pending is None:
+            if parts[0] == MENU and self.state.profile_edit == MENU:
+                self.menu_answer(parts[1], pressed=True)
+                return
+            if parts[0] == self.onboarding_phase.value and self.state.profile_edit != MENU:
                 self.onboarding_answer(parts[1], pressed=True)
                 return
         elif (payload.scope == callbacks.ANSWER and self.state.phase is Phase.SURVEY
@@ -80,6 +99,9 @@ class _Turn(Commands, Onboarding, Questionnaire):
                     self.tr(texts.STALE_BUTTON))
 
     def text(self, text: str) -> None:
+        # First of all: a disclosure of harm is never read as a command or an answer.
+        if self.disclosure(text):
+            return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
             return
@@ -91,7 +113,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
             self.command_from_text(typed)
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.menu_answer(text, pressed=False)
+        elif self.state.profile_edit is not None:
+            self.onboarding_answer(text, pressed=False)
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
@@ -101,6 +127,12 @@ class _Turn(Commands, Onboarding, Questionnaire):
             self.idle()
         else:
             self.onboarding_answer(text, pressed=False)
+
+    def cooling_down(self) -> None:
+        """Turned away for their age a short while ago: the same answer, without asking again."""
+        self.emit(EventType.NOT_ELIGIBLE, reason="cooldown")
+        self.say(self.tr("You told us a short while ago that you are too young to take part, so we "
+                         "can't ask you our questions for now. We have kept nothing about you."))
 
     def unsupported(self) -> None:
         if self.state.stopped:
@@ -113,7 +145,11 @@ class _Turn(Commands, Onboarding, Questionnaire):
         if self.state.stopped:
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.profile_menu()
+        elif self.state.profile_edit is not None:
+            self.ask_onboarding()
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()

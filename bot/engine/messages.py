@@ -39,6 +39,8 @@ class Inbound:
     understanding: Understanding | None = None
     # False when the NLU service could not be asked: free text is then kept for later reading.
     understood: bool = True
+    # This chat was turned away for its age a short while ago (the service's cool-down).
+    turned_away: bool = False
 
     @classmethod
     def text_message(cls, text: str, now: datetime, **kwargs: Any) -> Inbound:
@@ -112,6 +114,7 @@ class EventType(StrEnum):
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"
     DATA_REQUESTED = "data_requested"
+    DISCLOSURE_DETECTED = "disclosure_detected"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class Questionnaire(TurnBase):
         self.update(phase=Phase.SURVEY, campaign=survey.id, campaign_version=survey.version,
                     history=(), answers={}, selection=(), invalid_count=0)
         self.emit(EventType.SURVEY_STARTED, campaign=survey.id, version=survey.version)
-        self.say(f"{survey.title.in_(self.lang)}\n{survey.intro.in_(self.lang)}")
+        self.say(f"{survey.title.in_(self.lang)}\n{self.campaign_text(survey.intro)}")
         self.advance_from(0)
 
     def idle(self) -> None:
@@ -273,7 +273,7 @@ class Questionnaire(TurnBase):
 
     def back(self) -> None:
         if not self.state.history:
-            self.say(self.tr("This is the first question."))
+            self.say(self.tr(texts.FIRST_QUESTION))
             self.repeat()
             return
         previous = self.state.history[-1]
@@ -386,7 +386,7 @@ class Questionnaire(TurnBase):
 
     def complete(self, survey: Survey) -> None:
         self.emit(EventType.SURVEY_COMPLETED, campaign=survey.id, version=survey.version)
-        self.say(survey.closing.in_(self.lang))
+        self.say(self.campaign_text(survey.closing))
         self.update(completed=(*self.state.completed, survey.id), question=None, history=(),
                     answers={}, phase=Phase.IDLE)
         if self.open_campaigns():

@@ -30,6 +30,8 @@ class Pending(StrEnum):
     LANGUAGE = "language"
     DELETE = "delete"
     STOP = "stop"
+    # After a disclosure: carry on with the questions only if the participant wants to.
+    SUPPORT = "support"
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,14 @@ class ConversationState:
     comment: dict[str, Any] | None = None
     invalid_count: int = 0
     pending: Pending | None = None
+    # A profile change in progress (/profile): "menu", or the onboarding step asked again.
+    profile_edit: str | None = None
     completed: tuple[str, ...] = ()
     stopped: bool = False
+    # Asked the city before consent, because the consent age depends on the country.
+    city_before_consent: bool = False
+    # The age of digital consent that applied when a parent's agreement was asked.
+    consent_age: int | None = None
     last_seen: str | None = None
 
     def evolve(self, **changes: Any) -> ConversationState:

@@ -77,7 +77,7 @@ def test_a_telegram_chat_alone_is_enough_and_defaults_fill_the_rest(tmp_path: Pa
     city: lyon
     language: en
     recipients: {telegram_chat_id: -1001234}
-    schedule: {weekly: null, on_campaign_close: true}
+    schedule: {weekly: null}
 """))
     (council,) = config.councils
     assert council.recipients.telegram_chat_id == -1001234 and council.recipients.email == []

@@ -7,6 +7,7 @@ import html as html_lib
 import io
 import re
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from email.message import EmailMessage
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from digests.example import Seeded
-from digests.service import BACKOFF
+from digests.service import BACKOFF, DigestLoop
 from storage.models import DigestDelivery
 from tests.digests.conftest import Deployment, deploy
 from tests.support.smtp import SmtpServer
@@ -223,3 +224,18 @@ def test_a_refusing_or_absent_server_keeps_the_digest_queued_until_it_goes_once(
 
 def service_backoff(attempts: int) -> timedelta:
     return BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+def test_the_bot_s_background_loop_sends_the_weekly_digests(deployment: Deployment,
+                                                           smtp: SmtpServer) -> None:
+    loop = DigestLoop(deployment.service, every=0.05)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp.mailbox.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        loop.stop()
+    assert sorted(message["To"] for message in smtp.mailbox.messages()) == [
+        "jeunesse@bruxelles.example", "jeunesse@lyon.example",
+        "youth@montreal.example, mayor@montreal.example"]
