@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.campaigns import read_campaigns
+from bot.campaigns import LiveCatalogue, read_campaigns, seed_campaigns
 from bot.config import AppConfig, load_config
 from bot.engine.conversation import Context
 from bot.i18n import GettextCatalog
@@ -30,6 +28,7 @@ class App:
     sessions: sessionmaker[Session]
     context: Context
     service: ConversationService
+    catalogue: LiveCatalogue
 
     def close(self) -> None:
         self.engine.dispose()
@@ -40,21 +39,17 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
               new_id: Callable[[], str] = repo.new_participant_id) -> App:
     """Read the configuration and campaigns, bring the database schema up to date, build the service."""
     config = load_config(config_path)
-    campaigns = read_campaigns(config.campaigns, config_path.parent)
+    community = config.community()
+    seeds = read_campaigns(config.campaigns, config_path.parent, community)
     catalog = GettextCatalog()
-    context = Context(community=config.community(), campaigns=campaigns, catalog=catalog)
     engine = db.make_engine(database_url or db.database_url())
     db.upgrade(engine)
     sessions = db.make_sessionmaker(engine)
-    register_campaigns(sessions, context, clock())
-    service = ConversationService(sessions, context, catalog, choose_language, clock=clock,
-                                  understand=understand, new_id=new_id)
-    return App(config, engine, sessions, context, service)
-
-
-def register_campaigns(sessions: sessionmaker[Session], context: Context, now: datetime) -> None:
-    """Keep each campaign version's definition beside its answers, so digests read answers right."""
     with sessions.begin() as session:
-        for survey in context.campaigns:
-            definition = dataclasses.asdict(survey)
-            repo.upsert_campaign(session, survey.id, survey.version, definition, survey.source_hash, now)
+        seed_campaigns(session, seeds, clock())
+    catalogue = LiveCatalogue(sessions, config)
+    service = ConversationService(sessions, Context(community, (), catalog), catalog, choose_language,
+                                  clock=clock, understand=understand, new_id=new_id,
+                                  catalogue=catalogue)
+    context = service.refresh_campaigns()
+    return App(config, engine, sessions, context, service, catalogue)

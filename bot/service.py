@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.campaigns import LiveCatalogue
 from bot.engine.conversation import Context, step
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
 from bot.engine.state import ConversationState
@@ -23,6 +24,7 @@ from bot.engine.texts import Catalog
 from bot.engine.understanding import Understanding
 from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import describe_data
+from storage import campaign_store
 from storage import repositories as repo
 from storage.errors import ConcurrentUpdateError, StorageUnavailableError
 from storage.records import AnswerIn, QueuedReply
@@ -77,9 +79,11 @@ class ConversationService:
         clock: Clock = utc_now,
         understand: Understand | None = None,
         new_id: Callable[[], str] = repo.new_participant_id,
+        catalogue: LiveCatalogue | None = None,
     ) -> None:
         self.sessions = sessions
         self.context = context
+        self.catalogue = catalogue
         self.catalog = catalog
         self.choose_language = choose_language
         self.clock = clock
@@ -131,8 +135,18 @@ class ConversationService:
         raise StorageUnavailableError(
             f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 
+    def refresh_campaigns(self) -> Context:
+        """Take in what partners published or closed since the last look (at most every few seconds)."""
+        if self.catalogue is not None:
+            catalogue, changed = self.catalogue.current()
+            if changed:
+                self.context = replace(self.context, campaigns=catalogue.campaigns,
+                                       versions=catalogue.versions, windows=catalogue.windows)
+        return self.context
+
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
+        context = self.refresh_campaigns()
         now = self.clock()
         with self.sessions.begin() as session:
             known, stored = repo.find_conversation(session, channel, external_id)
@@ -146,7 +160,7 @@ class ConversationService:
             language = None if state.language_locked else self.choose_language(
                 state.language, interface_language,
                 inbound.text if inbound.kind is InboundKind.TEXT else "")
-            result = step(self.context, state, replace(inbound, language=language, now=now))
+            result = step(context, state, replace(inbound, language=language, now=now))
             extra = self._apply(session, participant_id, result, now)
             if not any(result.has(e) for e in ERASING_EVENTS):
                 repo.save_state(session, participant_id, result.state.to_json(),
@@ -189,6 +203,19 @@ class ConversationService:
                 repo.update_profile(session, participant_id, language=data["language"])
             elif event.type is EventType.PARTICIPANT_STOPPED:
                 repo.set_stopped(session, participant_id, True, now)
+                campaign_store.stop_invitations(session, participant_id)
+            elif event.type is EventType.SURVEY_STARTED:
+                campaign_store.start_participation(session, participant_id, data["campaign"],
+                                                   data["version"], now)
+            elif event.type is EventType.SURVEY_COMPLETED:
+                campaign_store.complete_participation(session, participant_id, data["campaign"],
+                                                      data["version"], now)
+            elif event.type is EventType.INVITATION_ACCEPTED:
+                campaign_store.record_response(session, participant_id, data["campaign"], "started",
+                                               now)
+            elif event.type is EventType.INVITATION_DECLINED:
+                campaign_store.record_response(session, participant_id, data["campaign"], "not_now",
+                                               now)
             elif event.type is EventType.PARTICIPANT_RESUMED:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
@@ -215,6 +242,7 @@ class ConversationService:
             if participant_id is None:
                 return
             repo.set_stopped(session, participant_id, True, now)
+            campaign_store.stop_invitations(session, participant_id)
             if stored is not None:
                 state = ConversationState.from_json(stored.data).evolve(stopped=True)
                 repo.save_state(session, participant_id, state.to_json(), stored.version, now)

@@ -6,12 +6,13 @@ neighbourhood) then the open campaigns for the participant's city, one question 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.engine import callbacks
+from bot.engine import callbacks, campaigns
+from bot.engine.campaigns import ALWAYS, Window
 from bot.engine.community import Community
 from bot.engine.loader import YES_NO
 from bot.engine.matching import match_options, normalize, parse_number
@@ -61,8 +62,15 @@ LANGUAGE_WORDS = {
 @dataclass(frozen=True)
 class Context:
     community: Community
+    # The current version of each campaign offered, in the order they are offered.
     campaigns: tuple[Survey, ...]
     catalog: Catalog
+    # Every stored version, so that a participant finishes the version they started.
+    versions: Mapping[tuple[str, int], Survey] = field(default_factory=dict)
+    windows: Mapping[str, Window] = field(default_factory=dict)
+
+    def window(self, campaign_id: str) -> Window:
+        return self.windows.get(campaign_id, ALWAYS)
 
 
 def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
@@ -110,7 +118,10 @@ class _Turn:
         self._apply_language(self.inbound.language)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
-        if kind is InboundKind.COMMAND:
+        if (kind in (InboundKind.TEXT, InboundKind.BUTTON) and self.state.pending is None
+                and not self.state.stopped and self.current_campaign_closed()):
+            self.campaign_closed()
+        elif kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
         elif kind is InboundKind.BUTTON:
             self.button(self.inbound.data)
@@ -169,6 +180,9 @@ class _Turn:
             self.say(self.tr("You have stopped messages from us. Send /start to take part again."))
             return
         parts = payload.parts
+        if payload.scope == callbacks.INVITE:
+            self.invitation_pressed(parts[0], parts[1] == campaigns.START)
+            return
         if payload.scope == callbacks.LANGUAGE:
             if self.state.pending is Pending.LANGUAGE or self.state.language is None:
                 self.choose_language(parts[0])
@@ -258,6 +272,8 @@ class _Turn:
             else:
                 self.enter(Phase.AGE)
             return
+        # /start is how someone who said "Not now" comes back to a campaign.
+        self.update(declined=())
         self.say(self.tr("Welcome back! Let's pick up where you left off."))
         self.repeat()
 
@@ -496,9 +512,17 @@ class _Turn:
     # -- campaigns ---------------------------------------------------------------------------
 
     def open_campaigns(self) -> list[Survey]:
-        return [s for s in self.ctx.campaigns
-                if s.id not in self.state.completed
-                and (not s.cities or self.state.city in s.cities)]
+        """What to offer now: open, meant for this participant, not done, not put off; chosen first."""
+        state = self.state
+        offered = [s for s in self.ctx.campaigns
+                   if s.id not in state.completed and s.id not in state.declined
+                   and self.is_for_me(s)]
+        return sorted(offered, key=lambda s: s.id not in state.invited)
+
+    def is_for_me(self, survey: Survey) -> bool:
+        state = self.state
+        return (survey.audience.includes(state.city, state.neighbourhood, state.age_band, self.lang)
+                and self.ctx.window(survey.id).is_open(state.city, self.inbound.now))
 
     def next_campaign(self) -> None:
         remaining = self.open_campaigns()
@@ -507,9 +531,13 @@ class _Turn:
             self.say(self.tr("There is no survey for you right now. We'll message you when there "
                              "is a new one."))
             return
-        survey = remaining[0]
+        self.begin(remaining[0])
+
+    def begin(self, survey: Survey) -> None:
         self.update(phase=Phase.SURVEY, campaign=survey.id, campaign_version=survey.version,
-                    history=(), answers={}, selection=(), invalid_count=0)
+                    history=(), answers={}, selection=(), invalid_count=0,
+                    invited=tuple(c for c in self.state.invited if c != survey.id),
+                    declined=tuple(c for c in self.state.declined if c != survey.id))
         self.emit(EventType.SURVEY_STARTED, campaign=survey.id, version=survey.version)
         self.say(f"{survey.title.in_(self.lang)}\n{survey.intro.in_(self.lang)}")
         self.advance_from(0)
@@ -522,9 +550,61 @@ class _Turn:
                              "is a new one."))
 
     def current_survey(self) -> Survey | None:
-        if self.state.phase is not Phase.SURVEY:
+        """The version this participant started, even if a newer one was published since."""
+        state = self.state
+        if state.phase is not Phase.SURVEY or state.campaign is None:
             return None
-        return next((s for s in self.ctx.campaigns if s.id == self.state.campaign), None)
+        pinned = self.ctx.versions.get((state.campaign, state.campaign_version or 0))
+        if pinned is not None:
+            return pinned
+        return next((s for s in self.ctx.campaigns
+                     if s.id == state.campaign and s.version == state.campaign_version), None)
+
+    def current_campaign_closed(self) -> bool:
+        state = self.state
+        return (state.phase is Phase.SURVEY and state.campaign is not None
+                and self.ctx.window(state.campaign).has_closed(state.city, self.inbound.now))
+
+    def campaign_closed(self) -> None:
+        """A late answer: thank them, store nothing, and leave the campaign."""
+        self.emit(EventType.SURVEY_CLOSED, campaign=self.state.campaign)
+        self.say(self.tr(campaigns.CLOSED))
+        self.update(phase=Phase.IDLE, campaign=None, campaign_version=None, question=None,
+                    history=(), answers={}, selection=(), invalid_count=0)
+
+    def invitation_pressed(self, campaign_id: str, start: bool) -> None:
+        survey = next((s for s in self.ctx.campaigns if s.id == campaign_id), None)
+        state = self.state
+        if not start:
+            self.acknowledgement = self.tr(campaigns.LATER_LABEL)
+            self.emit(EventType.INVITATION_DECLINED, campaign=campaign_id)
+            if campaign_id not in state.declined:
+                self.update(declined=(*state.declined, campaign_id))
+            self.say(self.tr("No problem. If you change your mind, send /start."))
+            if state.phase is Phase.SURVEY:
+                self.repeat()
+            return
+        self.acknowledgement = self.tr(campaigns.START_LABEL)
+        if survey is None or self.ctx.window(campaign_id).has_closed(state.city, self.inbound.now):
+            self.say(self.tr(campaigns.CLOSED))
+            self.repeat()
+            return
+        if campaign_id in state.completed:
+            self.say(self.tr("You have already answered this survey: thank you!"))
+            return
+        self.emit(EventType.INVITATION_ACCEPTED, campaign=campaign_id)
+        if state.phase is Phase.SURVEY and state.campaign == campaign_id:
+            self.repeat()
+        elif state.phase is Phase.SURVEY:
+            self.update(invited=(*state.invited, campaign_id),
+                        declined=tuple(c for c in state.declined if c != campaign_id))
+            self.say(self.tr("Let's finish this survey first: “{title}” starts right after.",
+                             title=survey.title.in_(self.lang)))
+            self.repeat()
+        elif state.phase is Phase.IDLE:
+            self.begin(survey)
+        else:
+            self.repeat()
 
     def current_question(self) -> Question | None:
         survey = self.current_survey()

@@ -51,6 +51,10 @@ class ConversationState:
     invalid_count: int = 0
     pending: Pending | None = None
     completed: tuple[str, ...] = ()
+    # Campaigns the participant chose to start from an invitation while busy with another.
+    invited: tuple[str, ...] = ()
+    # Campaigns put off with "Not now": not started on their behalf, only when they ask.
+    declined: tuple[str, ...] = ()
     stopped: bool = False
     last_seen: str | None = None
 
@@ -67,6 +71,8 @@ class ConversationState:
         data["history"] = list(self.history)
         data["selection"] = list(self.selection)
         data["completed"] = list(self.completed)
+        data["invited"] = list(self.invited)
+        data["declined"] = list(self.declined)
         data["phase"] = self.phase.value
         data["pending"] = self.pending.value if self.pending else None
         data["v"] = STATE_VERSION
@@ -79,6 +85,6 @@ class ConversationState:
         fields = {k: v for k, v in data.items() if k != "v"}
         fields["phase"] = Phase(fields["phase"])
         fields["pending"] = Pending(fields["pending"]) if fields.get("pending") else None
-        for name in ("history", "selection", "completed"):
+        for name in ("history", "selection", "completed", "invited", "declined"):
             fields[name] = tuple(fields.get(name) or ())
         return cls(**fields)
