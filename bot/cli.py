@@ -12,12 +12,14 @@ from pathlib import Path
 
 from telegram import Update
 
+from bot import campaign_cli
 from bot.app import DEFAULT_CONFIG, build_app
+from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
@@ -59,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SurveyError, CatalogMissingError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
+    except campaign_cli.Refused as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -98,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
-    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
-    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
+    campaign_cli.register(campaign_actions)
 
     nlu_commands = nlu_cli.register(commands)
     backfill_cmd = nlu_commands.add_parser(
@@ -156,6 +162,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         catch_up.start()
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
+        # Every worker takes part in sending campaign invitations, under one shared rate.
+        planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
+        token = secrets.telegram_token
+        channel.background.append(
+            lambda bot: campaign_cli.telegram_broadcaster(app, planner, bot, token).run())
         application = build_application(channel, secrets.telegram_token,
                                         base_url=secrets.telegram_api_url)
         if args.webhook:
@@ -174,10 +185,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:
+    # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
+    community = load_config(args.config).community() if args.config.exists() else None
     failed = 0
     for path in args.files:
         try:
-            survey = read_survey(path)
+            survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
             for problem in exc.problems:

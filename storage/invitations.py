@@ -205,3 +205,7 @@ def next_due(session: Session, campaign_id: str | None = None) -> datetime | Non
     if campaign_id is not None:
         statement = statement.where(Invitation.campaign_id == campaign_id)
     return session.scalar(statement)
+
+
+def attempts_of(session: Session, invitation_id: int) -> int:
+    return int(session.scalar(select(Invitation.attempts).where(Invitation.id == invitation_id)) or 0)

@@ -13,7 +13,7 @@ import contextlib
 import enum
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -201,6 +201,9 @@ class TelegramChannel:
         self.spool = spool
         self.delivery = delivery or Delivery()
         self.processor = ChatOrderedProcessor()
+        # Work every worker also does in the background with the bot (the campaign broadcaster).
+        self.background: list[Callable[[Bot], Coroutine[Any, Any, None]]] = []
+        self._background: list[asyncio.Task[None]] = []
         self._redelivery: asyncio.Task[None] | None = None
         self._tidied_at: float | None = None
 
@@ -408,9 +411,15 @@ class TelegramChannel:
     async def start(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await self.register_commands(application)
         self._redelivery = asyncio.create_task(self._redeliver_forever(application.bot))
+        self._background = [asyncio.create_task(work(application.bot)) for work in self.background]
 
     async def stop(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Before the bot's connections close: no redelivery may be left half way."""
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background = []
         if self._redelivery is not None:
             self._redelivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):

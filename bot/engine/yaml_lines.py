@@ -33,9 +33,10 @@ class LineList(list[Any]):
 class _LineLoader(yaml.SafeLoader):
     """YAML 1.2 core schema: only true/false are booleans, only plain numbers are numbers."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
 
 
+# Start from no implicit types at all, then add YAML 1.2's (add_implicit_resolver copies the dict).
+_LineLoader.yaml_implicit_resolvers = {}
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _LineLoader.add_implicit_resolver(
