@@ -27,7 +27,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Secrets
 from bot.engine.loader import SurveyError, load_survey
 from bot.engine.survey import Survey
-from bot.rate_budget import RateBudget, budget_key
+from bot.rate_budget import Limits, RateBudget, budget_key
 from storage import campaign_reports as reports
 from storage import campaign_store as store
 from storage.invitations import Audience, count_eligible
@@ -251,9 +251,14 @@ def cmd_send(args: argparse.Namespace) -> int:
         app.close()
 
 
-def telegram_broadcaster(app: App, planner: Planner, bot: Bot, token: str) -> Broadcaster:
-    """The broadcaster of this deployment on Telegram, under the token's shared rate budget."""
-    budget = RateBudget(app.sessions, budget_key(token), app.config.broadcast.rate)
+def shared_budget(app: App, token: str) -> RateBudget:
+    """The token's one budget (replies first), at the deployment's configured rate."""
+    return RateBudget(app.sessions, budget_key(token), Limits(per_second=app.config.broadcast.rate))
+
+
+def telegram_broadcaster(app: App, planner: Planner, bot: Bot, budget: RateBudget) -> Broadcaster:
+    """The broadcaster on Telegram: invitations go through a bot of their own without a limiter,
+    because the slot is taken before the invitation is marked as sending, not after."""
 
     def stopped(address: str) -> None:
         app.service.mark_stopped(CHANNEL, address)
@@ -262,23 +267,37 @@ def telegram_broadcaster(app: App, planner: Planner, bot: Bot, token: str) -> Br
                        functools.partial(send_invitation, bot, budget), mark_stopped=stopped)
 
 
+def invitation_bot(token: str, api_url: str | None) -> Bot:
+    return Bot(token, request=AiohttpRequest(),
+               base_url=f"{api_url.rstrip('/')}/bot" if api_url else "https://api.telegram.org/bot")
+
+
+async def broadcast_forever(app: App, planner: Planner, token: str, api_url: str | None,
+                            budget: RateBudget) -> None:
+    """A worker's share of the broadcasting inside `youthvoice run`, until the bot stops."""
+    async with invitation_bot(token, api_url) as bot:
+        await telegram_broadcaster(app, planner, bot, budget).run()
+
+
 async def _send_and_watch(app: App, planner: Planner, campaign_id: str, token: str,
                           api_url: str | None, out: TextIO) -> None:
-    bot = Bot(token, request=AiohttpRequest(),
-              base_url=f"{api_url.rstrip('/')}/bot" if api_url else "https://api.telegram.org/bot")
-    async with bot:
-        broadcaster = telegram_broadcaster(app, planner, bot, token)
-        bar = ProgressBar(out)
-        while True:
-            handled = await broadcaster.round(campaign_id)
-            progress = await asyncio.to_thread(progress_of, app.sessions, campaign_id)
-            bar.show(progress, app.service.clock())
-            if handled:
-                continue
-            if progress.waiting == 0:
-                break
-            await asyncio.sleep(1.0)
-        bar.finish()
+    budget = shared_budget(app, token)
+    try:
+        async with invitation_bot(token, api_url) as bot:
+            broadcaster = telegram_broadcaster(app, planner, bot, budget)
+            bar = ProgressBar(out)
+            while True:
+                handled = await broadcaster.round(campaign_id)
+                progress = await asyncio.to_thread(progress_of, app.sessions, campaign_id)
+                bar.show(progress, app.service.clock())
+                if handled:
+                    continue
+                if progress.waiting == 0:
+                    break
+                await asyncio.sleep(1.0)
+            bar.finish()
+    finally:
+        await budget.aclose()
 
 
 class ProgressBar:

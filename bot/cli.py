@@ -162,12 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         catch_up.start()
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool))
-        # Every worker takes part in sending campaign invitations, under one shared rate.
+        # Every worker takes part in sending campaign invitations, under the token's one budget.
         planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
         token = secrets.telegram_token
-        channel.background.append(
-            lambda bot: campaign_cli.telegram_broadcaster(app, planner, bot, token).run())
-        application = build_application(channel, secrets.telegram_token,
+        budget = campaign_cli.shared_budget(app, token)
+        channel.background.append(lambda _bot: campaign_cli.broadcast_forever(
+            app, planner, token, secrets.telegram_api_url, budget))
+        application = build_application(channel, secrets.telegram_token, budget=budget,
                                         base_url=secrets.telegram_api_url)
         if args.webhook:
             application.run_webhook(listen=args.listen, port=args.port, url_path=args.path,

@@ -1,26 +1,37 @@
-"""One sending budget per bot token for the whole deployment, shared through the database.
+"""One send budget per bot token, shared by every worker: together they stay under Telegram's limit.
 
-Telegram allows about 30 messages per second per bot to different chats. Every worker takes its
-bulk sends (invitations, reminders) from one shared row: the next free slot. Replies to young people
-in a conversation never wait here; they are counted and push bulk sends back, so replies go first.
-Slots are reserved a few at a time, so the database sees one short transaction per few messages.
+Telegram lets a bot send about 30 messages a second overall and 20 a minute into one group
+(docs/telegram-limits.md). Each worker used to have its own limiter, so two workers could send twice
+the allowed rate. Here the budget lives in the database as the time of the next free send slot;
+a worker reserves a few slots at a time by moving it forward in one conditional update, then
+hands them out locally by priority: replies to young people first, then safeguarding alerts, then
+bulk (campaign invitations, digests). Bulk takes slots only while nobody anywhere has reserved
+ahead, so a broadcast never delays a reply by more than the slots already handed out.
+
+If the database cannot be reached the worker keeps sending at the budget's rate on its own: the
+bot degrades (with several workers it may then exceed the limit and wait out Telegram's 429s), it
+never stops replying.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import threading
+import contextlib
+import heapq
+import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import IntEnum
 
-from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import RateBudget as RateBudgetRow
-from storage.repositories import _insert_for
+from storage import repositories as repo
+
+log = logging.getLogger(__name__)
 
 
 class Priority(IntEnum):
@@ -29,56 +40,166 @@ class Priority(IntEnum):
     BULK = 2
 
 
+@dataclass(frozen=True)
+class Limits:
+    # Telegram's "about 30 messages per second" to different chats, for the whole bot.
+    per_second: float = 30.0
+    # Into one group or channel: 20 a minute, short bursts allowed.
+    group_per_minute: float = 20.0
+    group_burst: int = 5
+    # Slots reserved per database round trip: more saves queries under load, fewer keeps bulk from
+    # holding slots a reply on another worker could have used.
+    block: int = 8
+    bulk_block: int = 2
+
+
 def budget_key(token: str) -> str:
-    """The row of one bot token, named without writing the token anywhere."""
-    return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    """The budget's name: the bot's id (the token's public part), never the secret."""
+    return "telegram:" + token.split(":", 1)[0]
 
 
 class RateBudget:
-    def __init__(self, sessions: sessionmaker[Session], key: str, rate: float, *, block: int = 5,
-                 wall: Callable[[], float] = time.time) -> None:
+    """``acquire`` before each Bot API call that sends into a chat; ``penalise`` after a 429."""
+
+    def __init__(self, sessions: sessionmaker[Session] | None, key: str, limits: Limits | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.sessions = sessions
         self.key = key
-        self.interval = 1.0 / rate
-        self.block = block
-        self.wall = wall
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.interval = 1.0 / self.limits.per_second
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
         self._slots: deque[float] = deque()
-        self._lock = asyncio.Lock()
-        self._counted = threading.Lock()
-        # Sends that did not wait (replies, alerts) since the last reservation.
-        self._unreserved = 0
-        self._pause_until = 0.0
+        self._paused_until = 0.0
+        self._local_next = 0.0
+        self._groups: dict[int, float] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._offline = False
 
     async def acquire(self, priority: Priority, chat_id: int | None = None) -> None:
-        """Wait until a send is allowed for the whole deployment (replies and alerts never wait)."""
-        if priority < Priority.BULK:
-            with self._counted:
-                self._unreserved += 1
-            return
-        async with self._lock:
-            if not self._slots:
-                self._slots.extend(await asyncio.to_thread(self._reserve))
-            slot = self._slots.popleft()
-        delay = slot - self.wall()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Wait until this worker may send one message (to ``chat_id``, when given)."""
+        if chat_id is not None and chat_id < 0:
+            await self._group_turn(chat_id)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (int(priority), next(self._order), future))
+        self._ensure_dispatcher()
+        await future
 
     def penalise(self, retry_after: float) -> None:
-        """Telegram said 429: every worker pauses for `retry_after` seconds."""
-        self._pause_until = max(self._pause_until, self.wall() + retry_after)
+        """Telegram answered 429: nothing goes out, from any worker, for ``retry_after`` seconds."""
+        until = self.clock() + retry_after
+        self._paused_until = max(self._paused_until, until)
         self._slots.clear()
+        if self.sessions is None:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._pause, until))
+        except RuntimeError:
+            self._pause(until)
+            return
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    def _reserve(self) -> list[float]:
-        with self._counted:
-            others, self._unreserved = self._unreserved, 0
-        now = self.wall()
+    async def aclose(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for task in list(self._background):
+            await task
+
+    def _pause(self, until: float) -> None:
+        assert self.sessions is not None
+        try:
+            with self.sessions.begin() as session:
+                repo.pause_budget(session, self.key, until)
+        except Exception as exc:
+            log.warning("could not share a flood wait with other workers: %s", exc)
+
+    async def _group_turn(self, chat_id: int) -> None:
+        """Groups: 20 a minute, bursts of a few (kept per worker: a group's alerts come from one)."""
+        spacing = 60.0 / self.limits.group_per_minute
+        now = self.clock()
+        theoretical = max(self._groups.get(chat_id, now), now)
+        wait = theoretical - now - spacing * (self.limits.group_burst - 1)
+        self._groups[chat_id] = theoretical + spacing
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _ensure_dispatcher(self) -> None:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        self._wake.set()
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    def _live(self) -> list[tuple[int, int, asyncio.Future[None]]]:
+        while self._waiting and self._waiting[0][2].done():
+            heapq.heappop(self._waiting)  # given up by its caller (cancelled)
+        return self._waiting
+
+    async def _dispatch(self) -> None:
+        """Hand each slot to the most urgent caller waiting when the slot comes."""
+        assert self._wake is not None
+        while True:
+            waiting = self._live()
+            if not waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            pause = self._paused_until - self.clock()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if not self._slots:
+                await self._reserve(waiting)
+                continue
+            slot = self._slots.popleft()
+            delay = slot - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._paused_until > self.clock():
+                continue  # a 429 arrived meanwhile: this slot is void
+            waiting = self._live()
+            if waiting:
+                heapq.heappop(waiting)[2].set_result(None)
+
+    async def _reserve(self, waiting: list[tuple[int, int, asyncio.Future[None]]]) -> None:
+        bulk_only = all(priority >= Priority.BULK for priority, _, future in waiting if not future.done())
+        count = min(len(waiting), self.limits.bulk_block if bulk_only else self.limits.block)
+        first = await self._reserve_shared(count, bulk_only) if self.sessions is not None else None
+        if first is None and self.sessions is not None and not self._offline:
+            # Bulk found the budget busy: let replies anywhere go first, look again a slot later.
+            await asyncio.sleep(self.interval)
+            return
+        if first is None:
+            first = max(self._local_next, self.clock())
+            self._local_next = first + count * self.interval
+        self._slots.extend(first + i * self.interval for i in range(count))
+
+    async def _reserve_shared(self, count: int, bulk_only: bool) -> float | None:
+        try:
+            first = await asyncio.to_thread(self._reserve_in_database, count, bulk_only)
+        except (OperationalError, InterfaceError) as exc:
+            if not self._offline:
+                log.warning("send budget unavailable, pacing this worker alone: %s", exc)
+                self._offline = True
+            return None
+        except Exception:
+            # Never leave senders waiting on a budget that cannot answer.
+            log.exception("send budget failed, pacing this worker alone")
+            self._offline = True
+            return None
+        if self._offline:
+            log.info("send budget shared again")
+            self._offline = False
+        return first
+
+    def _reserve_in_database(self, count: int, bulk_only: bool) -> float | None:
+        assert self.sessions is not None
         with self.sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            session.execute(_insert_for(dialect, RateBudgetRow).values(key=self.key, next_at=now)
-                            .on_conflict_do_nothing(index_elements=["key"]))
-            next_at = session.scalars(select(RateBudgetRow.next_at).where(RateBudgetRow.key == self.key)
-                                      .with_for_update()).one()
-            start = max(now, next_at, self._pause_until) + others * self.interval
-            session.execute(update(RateBudgetRow).where(RateBudgetRow.key == self.key)
-                            .values(next_at=start + self.block * self.interval))
-        return [start + i * self.interval for i in range(self.block)]
+            return repo.reserve_slots(session, self.key, self.clock(), count, self.interval, bulk_only)

@@ -201,15 +201,14 @@ class ConversationService:
                 repo.update_profile(session, participant_id, **data)
             elif event.type is EventType.LANGUAGE_CHANGED:
                 repo.update_profile(session, participant_id, language=data["language"])
+            elif event.type is EventType.SURVEY_COMPLETED:
+                repo.record_completion(session, participant_id, data["campaign"], data["version"], now)
             elif event.type is EventType.PARTICIPANT_STOPPED:
                 repo.set_stopped(session, participant_id, True, now)
                 campaign_store.stop_invitations(session, participant_id)
             elif event.type is EventType.SURVEY_STARTED:
                 campaign_store.start_participation(session, participant_id, data["campaign"],
                                                    data["version"], now)
-            elif event.type is EventType.SURVEY_COMPLETED:
-                campaign_store.complete_participation(session, participant_id, data["campaign"],
-                                                      data["version"], now)
             elif event.type is EventType.INVITATION_ACCEPTED:
                 campaign_store.record_response(session, participant_id, data["campaign"], "started",
                                                now)

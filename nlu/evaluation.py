@@ -2,6 +2,8 @@
 
 Held-out files are Rasa NLU YAML under nlu/tests/. A file's language comes from its path: a file
 name or folder with `fr` or `en` as a separate token (nlu/tests/heldout_fr.yml, nlu/tests/en/...).
+A file in a folder belongs to the group named by that folder (nlu/tests/east-africa/en.yml is in
+`east-africa`, nlu/tests/mixed/fr.yml in `mixed`): scores are also given for each group.
 The metrics are computed here from parses through the same HTTP API the bot uses, so they measure
 the model as it is served; a message that falls back counts as predicted `nlu_fallback`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -35,6 +37,7 @@ class Example:
     intent: str
     language: str | None
     source: Path
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,14 @@ class Report:
     overall: Scores
     by_language: dict[str, Scores]
     unlabelled_files: tuple[Path, ...]
+    # Per folder of held-out files (region groups, mixed-language messages); top-level files in none.
+    by_group: dict[str, Scores] = field(default_factory=dict)
+    # Per group and language, e.g. "europe/fr".
+    by_group_language: dict[str, Scores] = field(default_factory=dict)
+
+    def weakest(self, count: int = 5) -> list[IntentScore]:
+        """The intents with the lowest F1 over the whole set."""
+        return sorted(self.overall.intents, key=lambda s: (s.f1, s.intent))[:count]
 
 
 def language_of(path: Path, base: Path) -> str | None:
@@ -69,6 +80,12 @@ def language_of(path: Path, base: Path) -> str | None:
     tokens = set(_TOKEN.findall(path.relative_to(base).with_suffix("").as_posix().lower()))
     found = [language for language in LANGUAGES if language in tokens]
     return found[0] if len(found) == 1 else None
+
+
+def group_of(path: Path, base: Path) -> str | None:
+    """The first folder of `path` below `base`, or None for a file directly in `base`."""
+    parts = path.relative_to(base).parts
+    return parts[0] if len(parts) > 1 else None
 
 
 def strip_annotations(example: str) -> str:
@@ -82,13 +99,13 @@ def load_examples(folder: Path) -> list[Example]:
         raise EvaluationError(f"no held-out file (*.yml) under {folder}")
     examples: list[Example] = []
     for path in files:
-        examples.extend(_examples_of(path, language_of(path, folder)))
+        examples.extend(_examples_of(path, language_of(path, folder), group_of(path, folder)))
     if not examples:
         raise EvaluationError(f"the files under {folder} hold no intent example")
     return examples
 
 
-def _examples_of(path: Path, language: str | None) -> Iterable[Example]:
+def _examples_of(path: Path, language: str | None, group: str | None) -> Iterable[Example]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -101,7 +118,9 @@ def _examples_of(path: Path, language: str | None) -> Iterable[Example]:
             continue
         intent = str(item["intent"])
         for text in _example_texts(item.get("examples"), path, intent):
-            yield Example(text=strip_annotations(text), intent=intent, language=language, source=path)
+            yield Example(
+                text=strip_annotations(text), intent=intent, language=language, source=path, group=group
+            )
 
 
 def _example_texts(examples: object, path: Path, intent: str) -> list[str]:
@@ -161,10 +180,25 @@ def evaluate(examples: Sequence[Example], parse: Callable[[str], Understanding |
         for language in LANGUAGES
         if any(e.language == language for e, _ in predictions)
     }
+    groups = sorted({e.group for e in examples if e.group is not None})
+    by_group = {
+        group: score([(e.intent, guess) for e, guess in predictions if e.group == group])
+        for group in groups
+    }
+    by_group_language = {
+        f"{group}/{language}": score(
+            [(e.intent, guess) for e, guess in predictions if (e.group, e.language) == (group, language)]
+        )
+        for group in groups
+        for language in LANGUAGES
+        if any((e.group, e.language) == (group, language) for e, _ in predictions)
+    }
     return Report(
         overall=score([(e.intent, guess) for e, guess in predictions]),
         by_language=by_language,
         unlabelled_files=tuple(sorted({e.source for e in examples if e.language is None})),
+        by_group=by_group,
+        by_group_language=by_group_language,
     )
 
 
@@ -187,9 +221,24 @@ def format_scores(title: str, scores: Scores) -> str:
     return "\n".join(lines)
 
 
+def format_summary(report: Report) -> str:
+    """One line per language, group and group/language: accuracy and macro-F1, then the weakest."""
+    rows = [("overall", report.overall), *report.by_language.items(), *report.by_group.items(),
+            *report.by_group_language.items()]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {'set':<{width}}  {'n':>5}  {'accuracy':>8}  {'macro-F1':>8}"]
+    lines.extend(
+        f"  {name:<{width}}  {s.examples:>5}  {s.accuracy:>8.3f}  {s.macro_f1:>8.3f}" for name, s in rows
+    )
+    lines.append("  weakest intents (F1): " + ", ".join(
+        f"{s.intent} {s.f1:.2f}" for s in report.weakest()))
+    return "summary\n" + "\n".join(lines)
+
+
 def format_report(report: Report) -> str:
     parts = [format_scores("overall", report.overall)]
     parts.extend(format_scores(language, scores) for language, scores in report.by_language.items())
+    parts.append(format_summary(report))
     if report.unlabelled_files:
         parts.append(
             "counted in overall only (no fr/en in the path): "
@@ -220,4 +269,6 @@ def report_dict(report: Report) -> dict[str, object]:
         "overall": scores_dict(report.overall),
         "by_language": {language: scores_dict(s) for language, s in report.by_language.items()},
         "unlabelled_files": [str(path) for path in report.unlabelled_files],
+        "by_group": {group: scores_dict(s) for group, s in report.by_group.items()},
+        "by_group_language": {name: scores_dict(s) for name, s in report.by_group_language.items()},
     }

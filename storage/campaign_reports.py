@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from storage.invitations import Audience, _eligible
-from storage.models import Answer, Invitation, Participant, Participation
+from storage.models import Answer, AnswerOption, Invitation, Participant, Participation, SurveyCompletion
 
 Group = tuple[str | None, str | None]  # (city, age band)
 
@@ -62,15 +62,14 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
             .group_by(Participant.city, Participant.age_band)).all()
         for city, band, count in waiting:
             add(city, band, "targeted", count)
-    taking_part = session.execute(
-        select(Participant.city, Participant.age_band, func.count(),
-               func.count(Participation.completed_at))
-        .join(Participant, Participant.id == Participation.participant_id)
-        .where(Participation.campaign_id == campaign_id)
-        .group_by(Participant.city, Participant.age_band)).all()
-    for city, band, started, completed in taking_part:
-        add(city, band, "started", started)
-        add(city, band, "completed", completed)
+    for metric, table in (("started", Participation), ("completed", SurveyCompletion)):
+        rows = session.execute(
+            select(Participant.city, Participant.age_band, func.count())
+            .join(Participant, Participant.id == table.participant_id)
+            .where(table.campaign_id == campaign_id)
+            .group_by(Participant.city, Participant.age_band)).all()
+        for city, band, count in rows:
+            add(city, band, metric, count)
     return groups
 
 
@@ -96,15 +95,25 @@ class AnswerRow:
 
 
 def answers_of(session: Session, campaign_id: str) -> Iterator[AnswerRow]:
-    """Every answer of the campaign, participant by participant; never a chat id or a name."""
+    """Every answer of the campaign, participant by participant; never a chat id or a name.
+
+    The age band, city and neighbourhood are those the participant had when answering.
+    """
+    options: dict[int, list[str]] = {}
+    for answer_id, option_id in session.execute(
+            select(AnswerOption.answer_id, AnswerOption.option_id)
+            .join(Answer, Answer.id == AnswerOption.answer_id)
+            .where(Answer.campaign_id == campaign_id)
+            .order_by(AnswerOption.answer_id, AnswerOption.position)):
+        options.setdefault(answer_id, []).append(option_id)
     rows = session.execute(
-        select(Answer.participant_id, Answer.campaign_version, Participant.age_band, Participant.city,
-               Participant.neighbourhood, Answer.language, Answer.question_id, Answer.option_ids,
-               Answer.number, Answer.text, Answer.skipped, Answer.answered_at)
-        .join(Participant, Participant.id == Answer.participant_id)
+        select(Answer.id, Answer.participant_id, Answer.campaign_version, Answer.age_band, Answer.city,
+               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number, Answer.text,
+               Answer.skipped, Answer.answered_at)
         .where(Answer.campaign_id == campaign_id)
         .order_by(Answer.participant_id, Answer.answered_at, Answer.id))
-    for (participant_id, version, band, city, place, language, question, options, number, text,
+    for (answer_id, participant_id, version, band, city, place, language, question, number, text,
          skipped, answered_at) in rows:
         yield AnswerRow(pseudonym(campaign_id, participant_id), version, band, city, place, language,
-                        question, tuple(options or ()), number, text, skipped, answered_at)
+                        question, tuple(options.get(answer_id, ())), number, text, skipped,
+                        answered_at)

@@ -128,19 +128,8 @@ def start_participation(session: Session, participant_id: str, campaign_id: str,
     session.execute(
         _insert_for(dialect, Participation)
         .values(participant_id=participant_id, campaign_id=campaign_id, campaign_version=version,
-                started_at=now, completed_at=None)
+                started_at=now)
         .on_conflict_do_nothing(index_elements=["participant_id", "campaign_id"]))
-
-
-def complete_participation(session: Session, participant_id: str, campaign_id: str, version: int,
-                           now: datetime) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = _insert_for(dialect, Participation).values(
-        participant_id=participant_id, campaign_id=campaign_id, campaign_version=version,
-        started_at=now, completed_at=now)
-    session.execute(insert.on_conflict_do_update(
-        index_elements=["participant_id", "campaign_id"],
-        set_={"completed_at": func.coalesce(Participation.completed_at, insert.excluded.completed_at)}))
 
 
 def record_response(session: Session, participant_id: str, campaign_id: str, response: str,

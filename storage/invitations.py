@@ -23,6 +23,7 @@ from storage.models import (
     Invitation,
     Participant,
     Participation,
+    SurveyCompletion,
 )
 from storage.repositories import _insert_for
 
@@ -105,9 +106,8 @@ def queue_reminders(session: Session, campaign_id: str, city: str, invited_befor
         .where(invitation.c.campaign_id == campaign_id, invitation.c.kind == "invitation",
                invitation.c.status == "sent", invitation.c.sent_at <= invited_before,
                Participant.city == city, Participant.stopped_at.is_(None),
-               ~exists().where(Participation.participant_id == invitation.c.participant_id,
-                               Participation.campaign_id == campaign_id,
-                               Participation.completed_at.is_not(None)))
+               ~exists().where(SurveyCompletion.participant_id == invitation.c.participant_id,
+                               SurveyCompletion.campaign_id == campaign_id))
     )
     return _insert_from(session, chosen)
 
@@ -147,9 +147,8 @@ def claim(session: Session, worker: str, now: datetime, lease: timedelta, limit:
         return []
     started = exists().where(Participation.participant_id == Invitation.participant_id,
                              Participation.campaign_id == Invitation.campaign_id)
-    completed = exists().where(Participation.participant_id == Invitation.participant_id,
-                               Participation.campaign_id == Invitation.campaign_id,
-                               Participation.completed_at.is_not(None))
+    completed = exists().where(SurveyCompletion.participant_id == Invitation.participant_id,
+                               SurveyCompletion.campaign_id == Invitation.campaign_id)
     rows = session.execute(
         select(Invitation.id, Invitation.campaign_id, Invitation.campaign_version, Invitation.kind,
                Invitation.participant_id, ChannelIdentity.external_id, Participant.city,

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import FreeText, UTCDateTime
 
@@ -142,7 +142,10 @@ class CampaignRun(Base):
 
 
 class Participation(Base):
-    """A participant's run through one campaign: the version they are pinned to, and completion."""
+    """A participant started a campaign: the version they are pinned to until they finish it.
+
+    Finishing is a row of its own (survey_completions), with the profile of that moment.
+    """
 
     __tablename__ = "participations"
     __table_args__ = (Index(None, "campaign_id", "campaign_version"),)
@@ -151,7 +154,6 @@ class Participation(Base):
     campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
     campaign_version: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Invitation(Base):
@@ -187,21 +189,19 @@ class Invitation(Base):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class RateBudget(Base):
-    """The next free sending slot of one bot token, shared by every worker of the deployment."""
-
-    __tablename__ = "rate_budgets"
-
-    key: Mapped[str] = mapped_column(String, primary_key=True)
-    # Seconds since the epoch: workers on several machines compare it with their own clocks.
-    next_at: Mapped[float] = mapped_column(Double)
-
-
 class Answer(Base):
+    """One participant's answer to one question.
+
+    The age band, city and neighbourhood are those the participant had when answering, so that
+    a later move does not rewrite what a council was told about its neighbourhoods.
+    """
+
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("participant_id", "campaign_id", "question_id"),
         Index(None, "campaign_id", "question_id"),
+        # Digests read one city's answers over a period.
+        Index(None, "city", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -209,7 +209,6 @@ class Answer(Base):
     campaign_id: Mapped[str] = mapped_column(String)
     campaign_version: Mapped[int] = mapped_column(Integer)
     question_id: Mapped[str] = mapped_column(String)
-    option_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     number: Mapped[float | None] = mapped_column(Double)
     text: Mapped[str | None] = mapped_column(FreeText)
     skipped: Mapped[bool] = mapped_column(Boolean)
@@ -218,6 +217,44 @@ class Answer(Base):
     topic: Mapped[str | None] = mapped_column(String)
     topic_confidence: Mapped[float | None] = mapped_column(Double)
     understanding_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    age_band: Mapped[str | None] = mapped_column(String)
+    city: Mapped[str | None] = mapped_column(String)
+    neighbourhood: Mapped[str | None] = mapped_column(String)
+    options: Mapped[list["AnswerOption"]] = relationship(
+        order_by="AnswerOption.position", cascade="all, delete-orphan", passive_deletes=True,
+        lazy="selectin")
+
+    @property
+    def option_ids(self) -> list[str] | None:
+        """The chosen options in the order they were chosen; None for an answer without options."""
+        return [option.option_id for option in self.options] if self.options else None
+
+
+class AnswerOption(Base):
+    """One option chosen in an answer: a row each, so counting them is a plain GROUP BY anywhere."""
+
+    __tablename__ = "answer_options"
+    __table_args__ = (Index(None, "option_id"),)
+
+    answer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True)
+    option_id: Mapped[str] = mapped_column(String, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class SurveyCompletion(Base):
+    """A participant reached the end of a campaign; with the profile they had then, like answers."""
+
+    __tablename__ = "survey_completions"
+    __table_args__ = (Index(None, "city", "completed_at"),)
+
+    participant_id: Mapped[str] = _participant_fk(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    age_band: Mapped[str | None] = mapped_column(String)
+    city: Mapped[str | None] = mapped_column(String)
+    neighbourhood: Mapped[str | None] = mapped_column(String)
 
 
 # Only the few answers still waiting for the NLU are indexed.
@@ -262,3 +299,20 @@ class PendingReply(Base):
     # Until then whoever queued or last claimed it is delivering it; afterwards anyone may.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The conversation state version this reply was made for: once the conversation has moved on,
+    # a reply still waiting is out of date and is dropped rather than sent.
+    state_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class RateBudget(Base):
+    """Telegram's send rate for one bot, shared by every worker: the time of the next free slot.
+
+    Workers reserve slots by moving ``next_slot`` forward in one conditional update, so together
+    they never send faster than the budget allows, however many there are.
+    """
+
+    __tablename__ = "rate_budgets"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    # Seconds since the epoch; in the past when the budget is idle.
+    next_slot: Mapped[float] = mapped_column(Double)

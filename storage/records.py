@@ -44,6 +44,7 @@ class ErasureReport:
     answers: int
     handled_messages: int
     pending_replies: int
+    survey_completions: int = 0
 
     @property
     def total(self) -> int:
@@ -55,6 +56,7 @@ class ErasureReport:
             + self.answers
             + self.handled_messages
             + self.pending_replies
+            + self.survey_completions
         )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Executable,
     Table,
     bindparam,
+    case,
     delete,
     func,
     select,
@@ -35,6 +36,7 @@ from storage.models import (
     CONSENT_KINDS,
     PARTICIPANT_ID_LENGTH,
     Answer,
+    AnswerOption,
     Campaign,
     ChannelIdentity,
     ConsentRecord,
@@ -42,6 +44,8 @@ from storage.models import (
     HandledMessage,
     Participant,
     PendingReply,
+    RateBudget,
+    SurveyCompletion,
 )
 from storage.records import (
     AnswerIn,
@@ -67,7 +71,7 @@ def new_participant_id() -> str:
 
 
 def _run(session: Session, name: str, build: Callable[[str], Executable],
-         params: dict[str, Any]) -> CursorResult[Any]:
+         params: dict[str, Any] | list[dict[str, Any]]) -> CursorResult[Any]:
     """Execute one of the statements every turn runs, built once per dialect and bound per call.
 
     A turn runs a handful of statements: building them anew each time, and passing them through
@@ -94,6 +98,10 @@ _states = cast(Table, ConversationState.__table__)
 _answers = cast(Table, Answer.__table__)
 _handled = cast(Table, HandledMessage.__table__)
 _replies = cast(Table, PendingReply.__table__)
+_budgets = cast(Table, RateBudget.__table__)
+_participants = cast(Table, Participant.__table__)
+_options = cast(Table, AnswerOption.__table__)
+_completions = cast(Table, SurveyCompletion.__table__)
 
 
 # Participants and identities
@@ -383,16 +391,26 @@ def record_consent(
 
 
 _ANSWER_KEY = ("participant_id", "campaign_id", "question_id")
+_PROFILE = ("age_band", "city", "neighbourhood")
+
+
+def _profile_now(column: str) -> Any:
+    """What the participant's profile says at the moment the statement runs."""
+    return (select(_participants.c[column])
+            .where(_participants.c.id == bindparam("participant_id")).scalar_subquery())
 
 
 def save_answer(session: Session, answer: AnswerIn) -> int:
-    """Store an answer, replacing the participant's earlier answer to the same question; its id."""
+    """Store an answer, replacing the participant's earlier answer to the same question; its id.
+
+    The answer keeps the age band, city and neighbourhood its author has now, read in the same
+    statement, so digests count it where it was given even if the author moves later.
+    """
     values = {
         "participant_id": answer.participant_id,
         "campaign_id": answer.campaign_id,
         "campaign_version": answer.campaign_version,
         "question_id": answer.question_id,
-        "option_ids": None if answer.option_ids is None else list(answer.option_ids),
         "number": answer.number,
         "text": answer.text,
         "skipped": answer.skipped,
@@ -404,13 +422,43 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
     }
 
     def build(dialect: str) -> Executable:
-        insert = _insert_for(dialect, _answers).values({name: bindparam(name) for name in values})
+        insert = _insert_for(dialect, _answers).values(
+            {**{name: bindparam(name) for name in values},
+             **{column: _profile_now(column) for column in _PROFILE}})
         return insert.on_conflict_do_update(
             index_elements=list(_ANSWER_KEY),
-            set_={name: insert.excluded[name] for name in values if name not in _ANSWER_KEY},
+            set_={name: insert.excluded[name] for name in (*values, *_PROFILE) if name not in _ANSWER_KEY},
         ).returning(_answers.c.id)
 
-    return int(_run(session, "save_answer", build, values).scalar_one())
+    # The profile is read by the statement itself: pending profile changes must be in the database.
+    session.flush()
+    answer_id = int(_run(session, "save_answer", build, values).scalar_one())
+    # An answer given again replaces its options too.
+    _run(session, "clear_options", lambda _: delete(_options).where(
+        _options.c.answer_id == bindparam("answer_id")), {"answer_id": answer_id})
+    chosen = list(dict.fromkeys(answer.option_ids or ()))
+    if chosen:
+        _run(session, "add_options", lambda _: _options.insert().values(
+            answer_id=bindparam("answer_id"), option_id=bindparam("option_id"),
+            position=bindparam("position")),
+            [{"answer_id": answer_id, "option_id": option_id, "position": position}
+             for position, option_id in enumerate(chosen)])
+    return answer_id
+
+
+def record_completion(session: Session, participant_id: str, campaign_id: str, campaign_version: int,
+                      now: datetime) -> None:
+    """A participant finished a campaign; finishing it again (a new version) moves the date."""
+    values = {"participant_id": participant_id, "campaign_id": campaign_id,
+              "campaign_version": campaign_version, "completed_at": now}
+    session.flush()
+    insert = _insert_for(session.get_bind().dialect.name, _completions).values(
+        {**{name: bindparam(name) for name in values},
+         **{column: _profile_now(column) for column in _PROFILE}})
+    session.execute(insert.on_conflict_do_update(
+        index_elements=["participant_id", "campaign_id"],
+        set_={name: insert.excluded[name] for name in ("campaign_version", "completed_at", *_PROFILE)},
+    ), values)
 
 
 def answers_for(session: Session, participant_id: str) -> list[Answer]:
@@ -516,6 +564,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    completions = erase(SurveyCompletion, SurveyCompletion.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
     identities = erase(ChannelIdentity, ChannelIdentity.participant_id)
@@ -526,6 +575,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         consent_records=consents,
         conversation_states=states,
         answers=answers,
+        survey_completions=completions,
         handled_messages=handled,
         pending_replies=replies,
     )
@@ -571,3 +621,39 @@ def participant_data(session: Session, participant_id: str) -> ParticipantData:
         ),
         answers_per_campaign={campaign_id: count for campaign_id, count in answer_counts},
     )
+
+
+# Send budget
+
+
+def reserve_slots(session: Session, key: str, now: float, count: int, interval: float,
+                  idle_only: bool) -> float | None:
+    """Reserve ``count`` send slots ``interval`` apart; returns when the first one is (epoch s).
+
+    One conditional update, so concurrent workers get slots that never overlap. With
+    ``idle_only`` the slots are taken only if nobody has reserved beyond the next slot (bulk
+    sends wait while anyone has replies queued); None if not taken.
+    """
+    _run(session, "create_budget", lambda dialect: (
+        _insert_for(dialect, _budgets).values(key=bindparam("budget"), next_slot=bindparam("start"))
+        .on_conflict_do_nothing(index_elements=["key"])
+    ), {"budget": key, "start": now})
+    span = count * interval
+    after = _run(session, "reserve_idle" if idle_only else "reserve", lambda _: (
+        update(_budgets)
+        .where(_budgets.c.key == bindparam("budget"),
+               *([_budgets.c.next_slot <= bindparam("now") + bindparam("interval")] if idle_only else []))
+        .values(next_slot=case((_budgets.c.next_slot > bindparam("now"), _budgets.c.next_slot),
+                               else_=bindparam("now")) + bindparam("span"))
+        .returning(_budgets.c.next_slot)
+    ), {"budget": key, "now": now, "interval": interval, "span": span}).scalar_one_or_none()
+    return None if after is None else float(after) - span
+
+
+def pause_budget(session: Session, key: str, until: float) -> None:
+    """Telegram asked to wait (429): no slot before ``until``, for every worker."""
+    _run(session, "pause_budget", lambda _: (
+        update(_budgets)
+        .where(_budgets.c.key == bindparam("budget"), _budgets.c.next_slot < bindparam("pause_until"))
+        .values(next_slot=bindparam("pause_until"))
+    ), {"budget": key, "pause_until": until})

@@ -29,7 +29,6 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -39,11 +38,13 @@ from telegram.ext import (
 
 from bot.channels.spool import Spool
 from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_limits import BudgetLimiter
 from bot.engine import callbacks
 from bot.engine.language import supported_language
 from bot.engine.messages import Choice, Inbound, InboundKind
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
+from bot.rate_budget import RateBudget, budget_key
 from bot.service import ConversationService
 from storage.errors import StorageUnavailableError
 from storage.records import QueuedReply
@@ -443,7 +444,10 @@ class TelegramChannel:
 
 
 def build_application(channel: TelegramChannel, token: str, *, base_url: str | None = None,
-                      delivery_retries: int = 3) -> Application[Any, Any, Any, Any, Any, Any]:
+                      delivery_retries: int = 3, budget: RateBudget | None = None,
+                      ) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot's python-telegram-bot shell; ``budget`` defaults to the one shared in the database."""
+    budget = budget or RateBudget(channel.service.sessions, budget_key(token))
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -451,7 +455,7 @@ def build_application(channel: TelegramChannel, token: str, *, base_url: str | N
         # PTB adds getUpdates' long-poll timeout to the read timeout of the polling request.
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .rate_limiter(AIORateLimiter(max_retries=delivery_retries))
+        .rate_limiter(BudgetLimiter(budget, max_retries=delivery_retries))
         .concurrent_updates(channel.processor)
         .post_init(channel.start)
         .post_stop(channel.stop)

@@ -9,14 +9,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Answer
+from storage.models import AnswerOption, SurveyCompletion
 from storage.records import AnswerIn
 from storage.repositories import (
     answers_for,
     answers_pending_understanding,
     get_or_create_participant,
+    record_completion,
     save_answer,
     set_answer_topic,
+    update_profile,
 )
 
 
@@ -108,15 +110,63 @@ def test_nul_characters_are_dropped_from_free_text(
     assert stored.text == "plus de bancs"
 
 
-def test_no_options_is_stored_as_sql_null(
+def test_each_chosen_option_is_a_row_in_the_order_chosen(
     sessions: sessionmaker[Session], participant_id: str, now: datetime
 ) -> None:
     with sessions.begin() as session:
-        save_answer(session, answer(participant_id, "free", now, text="rien"))
-        save_answer(session, answer(participant_id, "pick", now, option_ids=[]))
+        free = save_answer(session, answer(participant_id, "free", now, text="rien"))
+        empty = save_answer(session, answer(participant_id, "pick", now, option_ids=[]))
+        picked = save_answer(session, answer(participant_id, "many", now,
+                                             option_ids=["night", "price", "night"]))
     with sessions.begin() as session:
-        without_options = session.scalars(select(Answer.question_id).where(Answer.option_ids.is_(None))).all()
-    assert without_options == ["free"]
+        rows = session.execute(select(AnswerOption.answer_id, AnswerOption.option_id, AnswerOption.position)
+                               .order_by(AnswerOption.answer_id, AnswerOption.position)).all()
+        stored = {a.id: a.option_ids for a in answers_for(session, participant_id)}
+    assert [tuple(row) for row in rows] == [(picked, "night", 0), (picked, "price", 1)]
+    assert stored == {free: None, empty: None, picked: ["night", "price"]}
+
+
+def test_answering_again_replaces_the_chosen_options(
+    sessions: sessionmaker[Session], participant_id: str, now: datetime
+) -> None:
+    with sessions.begin() as session:
+        save_answer(session, answer(participant_id, "many", now, option_ids=["night", "price"]))
+        save_answer(session, answer(participant_id, "many", now, option_ids=["safety"]))
+    with sessions.begin() as session:
+        assert session.scalars(select(AnswerOption.option_id)).all() == ["safety"]
+        save_answer(session, answer(participant_id, "many", now, skipped=True))
+    with sessions.begin() as session:
+        assert session.scalars(select(AnswerOption.option_id)).all() == []
+
+
+def test_an_answer_keeps_the_profile_its_author_had_when_answering(
+    sessions: sessionmaker[Session], participant_id: str, now: datetime
+) -> None:
+    with sessions.begin() as session:
+        update_profile(session, participant_id, age_band="15-17", city="lyon", neighbourhood="vaise")
+        save_answer(session, answer(participant_id, "q1", now, option_ids=["bus"]))
+        record_completion(session, participant_id, "transport-2026", 1, now)
+    with sessions.begin() as session:
+        update_profile(session, participant_id, age_band="18-20", city="montreal", neighbourhood="verdun")
+        save_answer(session, answer(participant_id, "q2", now, option_ids=["bike"]))
+    with sessions.begin() as session:
+        kept = {a.question_id: (a.age_band, a.city, a.neighbourhood)
+                for a in answers_for(session, participant_id)}
+        (completion,) = session.scalars(select(SurveyCompletion)).all()
+    assert kept == {"q1": ("15-17", "lyon", "vaise"), "q2": ("18-20", "montreal", "verdun")}
+    assert (completion.campaign_id, completion.city, completion.neighbourhood, completion.completed_at) == (
+        "transport-2026", "lyon", "vaise", now)
+
+
+def test_finishing_a_campaign_again_moves_its_completion(
+    sessions: sessionmaker[Session], participant_id: str, now: datetime
+) -> None:
+    with sessions.begin() as session:
+        record_completion(session, participant_id, "transport-2026", 1, now)
+        record_completion(session, participant_id, "transport-2026", 2, now + timedelta(days=1))
+    with sessions.begin() as session:
+        (completion,) = session.scalars(select(SurveyCompletion)).all()
+    assert (completion.campaign_version, completion.completed_at) == (2, now + timedelta(days=1))
 
 
 def test_pending_answers_are_queued_oldest_first_until_tagged(

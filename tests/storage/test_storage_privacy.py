@@ -15,6 +15,7 @@ from storage.models import (
     HandledMessage,
     Participant,
     PendingReply,
+    SurveyCompletion,
 )
 from storage.records import AnswerIn, ConsentEntry, ErasureReport
 from storage.repositories import (
@@ -23,6 +24,7 @@ from storage.repositories import (
     mark_handled,
     participant_data,
     queue_reply,
+    record_completion,
     record_consent,
     save_answer,
     save_state,
@@ -62,6 +64,7 @@ def populate(session: Session, chat_id: str, now: datetime) -> str:
                 answered_at=now,
             ),
         )
+    record_completion(session, participant_id, "transport-2026", 1, now)
     for update_id in range(4):
         mark_handled(session, "telegram", f"{chat_id}:{update_id}", participant_id, now)
     queue_reply(session, "telegram", chat_id, {"text": "Q3?"}, now, now)
@@ -78,6 +81,7 @@ def rows_of(session: Session, participant_id: str) -> dict[str, int]:
         "consent_records": count(ConsentRecord.participant_id),
         "conversation_states": count(ConversationState.participant_id),
         "answers": count(Answer.participant_id),
+        "survey_completions": count(SurveyCompletion.participant_id),
         "handled_messages": count(HandledMessage.participant_id),
         # Replies are addressed to the chat, not to the participant.
         "pending_replies": session.scalars(
@@ -94,6 +98,7 @@ FULL = {
     "consent_records": 2,
     "conversation_states": 1,
     "answers": 3,
+    "survey_completions": 1,
     "handled_messages": 4,
     "pending_replies": 1,
 }
@@ -110,7 +115,7 @@ def test_erasure_removes_everything_of_that_participant_and_nothing_else(
     with sessions.begin() as session:
         report = erase_participant(session, erased)
     assert report == ErasureReport(**FULL)
-    assert report.total == 13
+    assert report.total == 14
     with sessions.begin() as session:
         assert rows_of(session, erased) == dict.fromkeys(FULL, 0)
         assert rows_of(session, kept) == FULL

@@ -375,6 +375,24 @@ class EmulatedBot:
             rule["chat_id"] = chat_id
         await _post(self._http, "/control/fail", rule)
 
+    async def limit_rate(self, per_second: float | None, *, burst: float | None = None,
+                         retry_after: int = 1) -> int:
+        """Telegram's flood limit: above `per_second` calls to chats (bursts up to `burst`, by
+        default one second's worth) the emulator answers 429 with `retry_after`. None lifts it.
+
+        Returns how many calls the limit has refused so far.
+        """
+        body: dict[str, Any] = {"token": self.token, "per_second": per_second, "retry_after": retry_after}
+        if burst is not None:
+            body["burst"] = burst
+        result = await _post(self._http, "/control/limit", body)
+        return int(result["refused"])
+
+    async def refused_by_limit(self) -> int:
+        """How many calls the flood limit has refused (429) so far."""
+        result = await _post(self._http, "/control/limit", {"token": self.token})
+        return int(result["refused"])
+
     async def clear_failures(self) -> None:
         await _post(self._http, "/control/clearFailures", {"token": self.token})
 

@@ -22,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, NetworkError
+from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -395,3 +395,28 @@ def _is_running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # an orphan that exited may wait as a zombie for a reaper
+
+
+async def test_above_the_flood_limit_calls_are_answered_429_with_retry_after(
+    telegram_bot: EmulatedBot, telegram_user: TelegramUser
+) -> None:
+    await telegram_user.send_text("bonjour")
+    await telegram_bot.limit_rate(5, retry_after=2)
+    bot = Bot(telegram_bot.token, base_url=telegram_bot.base_url)
+    async with bot:
+        outcomes = []
+        for i in range(8):
+            try:
+                await bot.send_message(telegram_user.chat_id, f"message {i}")
+                outcomes.append("sent")
+            except RetryAfter as exc:
+                outcomes.append(f"wait {exc.retry_after}")
+        # Calls without a chat are not counted, as on Telegram.
+        assert (await bot.get_me()).is_bot
+    # A burst of one second's worth goes through, then 429 until the bucket refills.
+    assert outcomes[:5] == ["sent"] * 5
+    assert "wait 0:00:02" in outcomes[5:] or "wait 2" in outcomes[5:]
+    assert await telegram_bot.refused_by_limit() == len(outcomes) - outcomes.count("sent")
+    await telegram_bot.limit_rate(None)
+    async with bot:
+        await bot.send_message(telegram_user.chat_id, "free again")

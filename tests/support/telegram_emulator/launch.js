@@ -22,9 +22,14 @@ const MAX_TEXT_LENGTH = 4096;
 const MAX_CALLBACK_DATA_BYTES = 64;
 const MAX_POLL_TIMEOUT_S = 50;
 const WEBHOOK_REQUEST_TIMEOUT_MS = 10000;
-const WEBHOOK_MAX_ATTEMPTS = 30;
+// Telegram keeps an update it could not deliver and retries for hours; a test needs the retries to
+// outlast a bot restart (seconds), not a day.
+const WEBHOOK_GIVE_UP_MS = 10 * 60 * 1000;
 const WEBHOOK_BACKOFF_MIN_MS = 50;
 const WEBHOOK_BACKOFF_MAX_MS = 1000;
+// Bot API methods that send or change a message in a chat: the ones Telegram's flood limit counts
+// (those with a chat_id, as python-telegram-bot's AIORateLimiter also assumes).
+const FLOOD_RETRY_AFTER_S = 1;
 // Kept for a whole test session: the emulator's clean-up daemon would otherwise drop messages
 // older than 60 s while a slow test still reads them.
 const STORE_SECONDS = 24 * 60 * 60;
@@ -67,6 +72,9 @@ function botState(token) {
       chats: new Map(),
       delivering: false,
       lastError: null,
+      // Telegram's "about 30 messages per second": off until /control/limit sets it.
+      flood: null,
+      floodRefused: 0,
     };
     bots.set(token, state);
   }
@@ -280,7 +288,7 @@ function postUpdate(hook, update) {
 
 // One delivery at a time per bot, in update order, as updates for one chat must be handled in
 // order. A failed delivery is retried with back-off, re-reading the webhook each time so a bot
-// that comes up later or re-registers receives it; after WEBHOOK_MAX_ATTEMPTS it is dropped and
+// that comes up later or re-registers receives it; after WEBHOOK_GIVE_UP_MS it is dropped and
 // reported by getWebhookInfo.
 async function deliverWebhook(token) {
   const state = botState(token);
@@ -288,6 +296,7 @@ async function deliverWebhook(token) {
   state.delivering = true;
   try {
     let attempts = 0;
+    let firstFailure = 0;
     while (!stopping && server.webhooks[token]) {
       const [update] = pendingUpdates(token);
       if (!update) break;
@@ -297,9 +306,10 @@ async function deliverWebhook(token) {
         dropUpdates(token, (pending) => pending !== update);
       } else {
         attempts += 1;
+        if (attempts === 1) firstFailure = Date.now();
         state.lastError = { date: nowSeconds(), message: error };
         log(`webhook delivery of update ${update.updateId} failed (attempt ${attempts}): ${error}`);
-        if (attempts >= WEBHOOK_MAX_ATTEMPTS) {
+        if (Date.now() - firstFailure >= WEBHOOK_GIVE_UP_MS) {
           log(`webhook update ${update.updateId} dropped after ${attempts} attempts`);
           attempts = 0;
           dropUpdates(token, (pending) => pending !== update);
@@ -585,6 +595,19 @@ function takeFailure(state, method, chatId) {
   return rule;
 }
 
+// A token bucket per bot: `per_second` calls a second on average, bursts up to `burst`. Only calls
+// to a chat count; a refused call spends nothing, as on Telegram.
+function overFloodLimit(state, chatId) {
+  const { flood } = state;
+  if (!flood || chatId === undefined || chatId === '') return false;
+  const now = Date.now() / 1000;
+  flood.tokens = Math.min(flood.burst, flood.tokens + (now - flood.at) * flood.per_second);
+  flood.at = now;
+  if (flood.tokens < 1) return true;
+  flood.tokens -= 1;
+  return false;
+}
+
 function applyFailure(rule, req, res, call) {
   switch (rule.kind) {
     case 'flood':
@@ -611,6 +634,11 @@ function botApi(req, res, next) {
     res.on('finish', () => { if (call.status === null) call.status = res.statusCode; });
     const rule = takeFailure(state, method, req.body.chat_id);
     if (rule) return applyFailure(rule, req, res, call);
+    if (overFloodLimit(state, req.body.chat_id)) {
+      state.floodRefused += 1;
+      const wait = state.flood.retry_after;
+      return fail(res, 429, `Too Many Requests: retry after ${wait}`, { retry_after: wait });
+    }
   }
   const handler = Object.hasOwn(methods, method) ? methods[method] : null;
   if (!handler) return fail(res, 404, 'Not Found');
@@ -692,6 +720,27 @@ const userRoutes = {
       retry_after: intParam(rule.retry_after, 1),
     });
     res.json(ok(true));
+  },
+
+  // Telegram's flood limit for this bot: above `per_second` calls to chats (bursts of `burst`),
+  // 429 with `retry_after`. `per_second: null` turns it off. Answers how many calls it refused.
+  '/control/limit': (body, state, _token, res) => {
+    if (body.per_second === null) {
+      state.flood = null;
+    } else if (body.per_second !== undefined) {
+      const perSecond = Number(body.per_second);
+      if (!(perSecond > 0)) throw new BadRequest('per_second must be a positive number or null');
+      const burst = body.burst === undefined ? perSecond : Number(body.burst);
+      if (!(burst >= 1)) throw new BadRequest('burst must be at least 1');
+      state.flood = {
+        per_second: perSecond,
+        burst,
+        retry_after: intParam(body.retry_after, FLOOD_RETRY_AFTER_S),
+        tokens: burst,
+        at: Date.now() / 1000,
+      };
+    }
+    res.json(ok({ refused: state.floodRefused }));
   },
 
   '/control/clearFailures': (_body, state, _token, res) => {

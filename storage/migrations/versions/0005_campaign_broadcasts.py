@@ -1,7 +1,7 @@
-"""Campaigns published from the command line, pinned participations, invitations and the rate budget.
+"""Campaigns published from the command line, pinned participations, invitations.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -37,7 +37,6 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.String(), nullable=False),
         sa.Column("campaign_version", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["participant_id"], ["participants.id"],
                                 name=op.f("fk_participations_participant_id_participants"),
                                 ondelete="CASCADE"),
@@ -75,16 +74,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_invitations_participant_id"), "invitations", ["participant_id"])
     op.create_index(op.f("ix_invitations_status_due_at"), "invitations", ["status", "due_at"])
-    op.create_table(
-        "rate_budgets",
-        sa.Column("key", sa.String(), nullable=False),
-        sa.Column("next_at", sa.Double(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_budgets")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("rate_budgets")
     op.drop_index(op.f("ix_invitations_status_due_at"), table_name="invitations")
     op.drop_index(op.f("ix_invitations_participant_id"), table_name="invitations")
     op.drop_table("invitations")

@@ -1,0 +1,177 @@
+"""Aggregates of one city's answers over a period, computed by the database (GROUP BY).
+
+Nothing here loads answers one by one: every query returns at most one row per combination of
+question, option (or value, or topic), age band and neighbourhood. The SQL is the same on SQLite and
+PostgreSQL: chosen options are rows of ``answer_options``, never JSON to unpack.
+
+The period is half-open, ``start <= answered_at < end``, in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Answer, AnswerOption, Campaign, SurveyCompletion
+
+# (age band, neighbourhood): the finest breakdown a digest shows; None where the profile is unknown.
+Group = tuple[str | None, str | None]
+# (campaign id, question id)
+QuestionKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class CityAggregates:
+    """Everything a digest needs to know about one city and period, as counts."""
+
+    city: str
+    start: datetime
+    end: datetime
+    # Distinct participants with at least one answer (skips included) in the period.
+    participants: int
+    # Distinct participants per (age band, neighbourhood); a participant who moved during the period
+    # counts in each group they answered from.
+    participants_by_group: dict[Group, int] = field(default_factory=dict)
+    participants_by_campaign: dict[str, int] = field(default_factory=dict)
+    # Campaigns finished in the period, per campaign and group.
+    completions: dict[tuple[str, Group], int] = field(default_factory=dict)
+    # Answers that were not skipped, per question and group (the base of each distribution).
+    answered: dict[tuple[QuestionKey, Group], int] = field(default_factory=dict)
+    skipped: dict[QuestionKey, int] = field(default_factory=dict)
+    # Participants who chose each option, per question and group.
+    options: dict[tuple[QuestionKey, Group, str], int] = field(default_factory=dict)
+    # Participants who gave each number, per question and group.
+    numbers: dict[tuple[QuestionKey, Group, float], int] = field(default_factory=dict)
+    # Free-text answers per topic (None: not classified), per question.
+    topics: dict[tuple[QuestionKey, str | None], int] = field(default_factory=dict)
+
+    @property
+    def answers(self) -> int:
+        return sum(self.answered.values()) + sum(self.skipped.values())
+
+
+def _in_period(city: str, start: datetime, end: datetime) -> list[Any]:
+    return [Answer.city == city, Answer.answered_at >= start, Answer.answered_at < end]
+
+
+def participant_count(session: Session, city: str, start: datetime, end: datetime) -> int:
+    return int(session.execute(
+        select(func.count(distinct(Answer.participant_id))).where(*_in_period(city, start, end))
+    ).scalar_one())
+
+
+def participants_by_group(session: Session, city: str, start: datetime,
+                          end: datetime) -> dict[Group, int]:
+    profiles = (select(Answer.participant_id, Answer.age_band, Answer.neighbourhood)
+                .where(*_in_period(city, start, end)).distinct().subquery())
+    rows = session.execute(
+        select(profiles.c.age_band, profiles.c.neighbourhood, func.count())
+        .group_by(profiles.c.age_band, profiles.c.neighbourhood))
+    return {(age_band, neighbourhood): count for age_band, neighbourhood, count in rows}
+
+
+def participants_by_campaign(session: Session, city: str, start: datetime,
+                             end: datetime) -> dict[str, int]:
+    rows = session.execute(
+        select(Answer.campaign_id, func.count(distinct(Answer.participant_id)))
+        .where(*_in_period(city, start, end)).group_by(Answer.campaign_id))
+    return {campaign_id: count for campaign_id, count in rows}
+
+
+def completions(session: Session, city: str, start: datetime,
+                end: datetime) -> dict[tuple[str, Group], int]:
+    done = SurveyCompletion
+    rows = session.execute(
+        select(done.campaign_id, done.age_band, done.neighbourhood, func.count())
+        .where(done.city == city, done.completed_at >= start, done.completed_at < end)
+        .group_by(done.campaign_id, done.age_band, done.neighbourhood))
+    return {(campaign_id, (age_band, neighbourhood)): count
+            for campaign_id, age_band, neighbourhood, count in rows}
+
+
+def answer_counts(session: Session, city: str, start: datetime, end: datetime
+                  ) -> tuple[dict[tuple[QuestionKey, Group], int], dict[QuestionKey, int]]:
+    """Answers given and skipped, per question and group."""
+    rows = session.execute(
+        select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+               Answer.skipped, func.count())
+        .where(*_in_period(city, start, end))
+        .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+                  Answer.skipped))
+    answered: dict[tuple[QuestionKey, Group], int] = {}
+    skipped: dict[QuestionKey, int] = {}
+    for campaign_id, question_id, age_band, neighbourhood, was_skipped, count in rows:
+        if was_skipped:
+            skipped[(campaign_id, question_id)] = skipped.get((campaign_id, question_id), 0) + count
+        else:
+            answered[((campaign_id, question_id), (age_band, neighbourhood))] = count
+    return answered, skipped
+
+
+def option_counts(session: Session, city: str, start: datetime,
+                  end: datetime) -> dict[tuple[QuestionKey, Group, str], int]:
+    """How many chose each option, per question and group; French and English answers alike."""
+    rows = session.execute(
+        select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+               AnswerOption.option_id, func.count())
+        .join(AnswerOption, AnswerOption.answer_id == Answer.id)
+        .where(*_in_period(city, start, end))
+        .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+                  AnswerOption.option_id))
+    return {((campaign_id, question_id), (age_band, neighbourhood), option_id): count
+            for campaign_id, question_id, age_band, neighbourhood, option_id, count in rows}
+
+
+def number_counts(session: Session, city: str, start: datetime,
+                  end: datetime) -> dict[tuple[QuestionKey, Group, float], int]:
+    rows = session.execute(
+        select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+               Answer.number, func.count())
+        .where(*_in_period(city, start, end), Answer.number.is_not(None))
+        .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
+                  Answer.number))
+    return {((campaign_id, question_id), (age_band, neighbourhood), float(number or 0)): count
+            for campaign_id, question_id, age_band, neighbourhood, number, count in rows}
+
+
+def topic_counts(session: Session, city: str, start: datetime,
+                 end: datetime) -> dict[tuple[QuestionKey, str | None], int]:
+    rows = session.execute(
+        select(Answer.campaign_id, Answer.question_id, Answer.topic, func.count())
+        .where(*_in_period(city, start, end), Answer.text.is_not(None), Answer.skipped.is_(False))
+        .group_by(Answer.campaign_id, Answer.question_id, Answer.topic))
+    return {((campaign_id, question_id), topic): count for campaign_id, question_id, topic, count in rows}
+
+
+def city_aggregates(session: Session, city: str, start: datetime, end: datetime) -> CityAggregates:
+    """All of the above for one city and period."""
+    answered, skipped = answer_counts(session, city, start, end)
+    return CityAggregates(
+        city=city, start=start, end=end,
+        participants=participant_count(session, city, start, end),
+        participants_by_group=participants_by_group(session, city, start, end),
+        participants_by_campaign=participants_by_campaign(session, city, start, end),
+        completions=completions(session, city, start, end),
+        answered=answered, skipped=skipped,
+        options=option_counts(session, city, start, end),
+        numbers=number_counts(session, city, start, end),
+        topics=topic_counts(session, city, start, end),
+    )
+
+
+def campaign_definitions(session: Session, campaign_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The newest stored definition of each campaign: labels for answers given under any version."""
+    wanted = sorted(set(campaign_ids))
+    if not wanted:
+        return {}
+    newest = (select(Campaign.id, func.max(Campaign.version).label("version"))
+              .where(Campaign.id.in_(wanted)).group_by(Campaign.id).subquery())
+    rows = session.execute(
+        select(Campaign.id, Campaign.definition)
+        .join(newest, (newest.c.id == Campaign.id) & (newest.c.version == Campaign.version)))
+    return {campaign_id: dict(definition) for campaign_id, definition in rows}

@@ -1,0 +1,128 @@
+"""The send budget shared by workers: never faster than the limit together, replies first."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.rate_budget import Limits, Priority, RateBudget, budget_key
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+LIMITS = Limits(per_second=40.0)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+def most_in_one_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+
+
+async def send_all(budget: RateBudget, count: int, priority: Priority, log: list[float],
+                   chat_id: int | None = None) -> None:
+    async def one() -> None:
+        await budget.acquire(priority, chat_id)
+        log.append(time.monotonic())
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def test_two_workers_together_stay_under_the_limit(sessions: sessionmaker[Session]) -> None:
+    # Two budgets on one database stand for two worker processes of the same bot.
+    first, second = (RateBudget(sessions, budget_key("123:secret"), LIMITS) for _ in range(2))
+    sent: list[float] = []
+    started = time.monotonic()
+    await asyncio.gather(send_all(first, 60, Priority.REPLY, sent),
+                         send_all(second, 60, Priority.REPLY, sent))
+    elapsed = time.monotonic() - started
+    await first.aclose()
+    await second.aclose()
+    assert len(sent) == 120
+    # Alone, each would have sent its 60 in 1.5 s; sharing, the 120 take 3 s.
+    assert elapsed >= 120 / LIMITS.per_second - 0.1
+    assert most_in_one_second(sent) <= LIMITS.per_second + 1
+
+
+async def test_replies_go_before_bulk_sends_on_any_worker(sessions: sessionmaker[Session]) -> None:
+    broadcaster, replier = (RateBudget(sessions, budget_key("123:secret"), LIMITS) for _ in range(2))
+    bulk: list[float] = []
+    replies: list[float] = []
+    broadcast = asyncio.create_task(send_all(broadcaster, 80, Priority.BULK, bulk))
+    await asyncio.sleep(0.3)
+    asked = time.monotonic()
+    await send_all(replier, 20, Priority.REPLY, replies)
+    # 20 replies at 40/s take half a second when nothing else is sent in between.
+    assert max(replies) - asked < 20 / LIMITS.per_second + 0.3
+    bulk_meanwhile = sum(1 for t in bulk if asked < t < max(replies))
+    assert bulk_meanwhile <= LIMITS.block
+    await broadcast
+    await broadcaster.aclose()
+    await replier.aclose()
+    assert most_in_one_second(bulk + replies) <= LIMITS.per_second + 1
+
+
+async def test_one_worker_serves_replies_then_alerts_then_bulk() -> None:
+    budget = RateBudget(None, "local", Limits(per_second=20.0))
+    order: list[Priority] = []
+
+    async def one(priority: Priority) -> None:
+        await budget.acquire(priority)
+        order.append(priority)
+
+    # Queued together (bulk first), they are served by priority.
+    await asyncio.gather(*(one(p) for p in [Priority.BULK] * 4 + [Priority.ALERT] * 3 + [Priority.REPLY] * 3))
+    await budget.aclose()
+    assert order == [Priority.REPLY] * 3 + [Priority.ALERT] * 3 + [Priority.BULK] * 4
+
+
+async def test_a_flood_wait_pauses_every_worker(sessions: sessionmaker[Session]) -> None:
+    first, second = (RateBudget(sessions, budget_key("123:secret"), LIMITS) for _ in range(2))
+    await first.acquire(Priority.REPLY)
+    first.penalise(1.0)
+    await asyncio.sleep(0.1)  # the pause reaches the database
+    started = time.monotonic()
+    await second.acquire(Priority.REPLY)
+    await first.acquire(Priority.REPLY)
+    assert time.monotonic() - started >= 0.85
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_a_group_gets_a_short_burst_then_twenty_a_minute() -> None:
+    budget = RateBudget(None, "local", Limits(per_second=100.0, group_per_minute=600.0, group_burst=3))
+    sent: list[float] = []
+    started = time.monotonic()
+    await send_all(budget, 3, Priority.ALERT, sent, chat_id=-100)
+    burst = time.monotonic() - started
+    await send_all(budget, 2, Priority.ALERT, sent, chat_id=-100)
+    await budget.aclose()
+    # 600 a minute is one every 0.1 s once the burst of 3 is spent.
+    assert burst < 0.1
+    assert time.monotonic() - started >= 0.18
+
+
+async def test_without_the_database_a_worker_paces_itself(tmp_path: object) -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    budget = RateBudget(make_sessionmaker(engine), "offline", Limits(per_second=50.0))
+    sent: list[float] = []
+    await send_all(budget, 30, Priority.REPLY, sent)
+    await budget.aclose()
+    engine.dispose()
+    assert len(sent) == 30
+    assert max(sent) - min(sent) >= 29 / 50 - 0.05
