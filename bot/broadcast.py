@@ -62,7 +62,7 @@ Clock = Callable[[], datetime]
 class BroadcastSettings:
     batch: int = 50
     # A dead worker's claimed rows go to others after this; rows it was sending never do.
-    lease: timedelta = timedelta(seconds=30)
+    lease: timedelta = timedelta(seconds=15)
     plan_every: float = 10.0
     idle_pause: float = 2.0
     # Messages in flight at once in one worker (each still waits for its slot in the budget).

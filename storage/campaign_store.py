@@ -112,8 +112,9 @@ def close_run(session: Session, campaign_id: str, now: datetime) -> bool:
 
 def runs_signature(session: Session) -> tuple[Any, ...]:
     """Changes whenever a campaign is published, republished or closed: workers then reload."""
-    row = session.execute(select(func.count(), func.max(CampaignRun.published_at),
-                                 func.count(CampaignRun.closed_at),
+    # Versions only grow, so their sum moves with every publish, even within the same second.
+    row = session.execute(select(func.count(), func.sum(CampaignRun.version),
+                                 func.max(CampaignRun.published_at), func.count(CampaignRun.closed_at),
                                  func.max(CampaignRun.closed_at))).one()
     return tuple(row)
 

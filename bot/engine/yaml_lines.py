@@ -131,10 +131,24 @@ def _explain(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
         bracket = "[ ... ]" if "sequence" in context else "{ ... }"
         return exc.context_mark.line + 1, (f"the {bracket} that starts here is not closed on this line: "
                                            "close it, or put texts with ',' or ':' in double quotes")
+    if "mapping values are not allowed here" in problem and _starts_with_key(exc.problem_mark):
+        return line, ("this line is indented more than the line above it: give it the same "
+                      "indentation as the other lines at its level")
     for clue, explanation in _EXPLANATIONS:
         if clue in problem:
             return line, explanation
     return line, f"this is not valid YAML ({problem or context}): compare it with the lines above"
+
+
+def _starts_with_key(mark: yaml.Mark | None) -> bool:
+    """Whether the colon the parser stopped at ends the line's own key (so indentation is wrong)."""
+    if mark is None or not isinstance(mark.buffer, str):
+        return False
+    lines = mark.buffer.split("\n")
+    if mark.line >= len(lines):
+        return False
+    before = lines[mark.line][:mark.column]
+    return re.fullmatch(r"\s*(- )?[A-Za-z0-9_-]+", before) is not None
 
 
 def parse(text: str) -> Any:
