@@ -163,13 +163,13 @@ def claim(session: Session, worker: str, now: datetime, lease: timedelta, limit:
                     bool(row[9]), bool(row[10]), bool(row[11])) for row in rows]
 
 
-def mark_sending(session: Session, invitation_id: int, worker: str) -> bool:
-    """Just before sending: False if the claim was lost (lease over, another worker has it)."""
-    return session.execute(
-        update(Invitation).where(Invitation.id == invitation_id, Invitation.status == "claimed",
+def mark_sending(session: Session, ids: Sequence[int], worker: str) -> set[int]:
+    """Just before sending: the rows this worker still holds (a lost claim is not sent)."""
+    return set(session.scalars(
+        update(Invitation).where(Invitation.id.in_(ids), Invitation.status == "claimed",
                                  Invitation.claimed_by == worker)
         .values(status="sending", attempts=Invitation.attempts + 1)
-        .returning(Invitation.id)).first() is not None
+        .returning(Invitation.id)).all())
 
 
 def settle(session: Session, outcomes: Iterable[tuple[int, str]], now: datetime) -> None:

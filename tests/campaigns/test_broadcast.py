@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
 from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Sent
@@ -86,7 +86,7 @@ async def test_only_consented_targeted_reachable_people_are_invited_once(app: Ap
     seed_participants(app.sessions, 5, city="brussels", first_chat=900_000)
     seed_participants(app.sessions, 5, city="lyon", age_band="21-24", first_chat=910_000)
     with app.sessions.begin() as session:
-        session.execute(Participant.__table__.update()
+        session.execute(update(Participant)
                         .where(Participant.id == f"{chats[0]:032x}").values(stopped_at=NOON))
     publish_campaign(app, campaign_text(extra='age_bands: ["15-17"]\n'))
     recorder = Recorder(blocked=frozenset({str(chats[1])}))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
 from bot.campaigns import LiveCatalogue, PublishError, publish
@@ -73,7 +73,7 @@ def test_publishing_again_makes_a_version_only_when_the_file_changed(app: App) -
 def test_another_partners_campaign_id_is_refused(app: App, tmp_path: Path) -> None:
     do_publish(app, campaign_text())
     with app.sessions.begin() as session:
-        session.execute(CampaignRun.__table__.update().values(partner_id="someone-else"))
+        session.execute(update(CampaignRun).values(partner_id="someone-else"))
     with pytest.raises(PublishError, match="belongs to another partner"):
         do_publish(app, "# mine\n" + campaign_text())
 

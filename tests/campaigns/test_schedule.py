@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import App, build_app
 from bot.broadcast import Planner
@@ -25,8 +25,8 @@ MONTREAL = ZoneInfo("America/Toronto")
 NIGHT = (time(21), time(8))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("now", "zone", "expected"), [
@@ -128,13 +128,13 @@ def test_the_reminder_goes_once_to_those_invited_who_did_not_finish(deployment: 
     deployment.publish(campaign_text(extra="reminder: 2 days\n"))
     deployment.planner.plan()
     with deployment.app.sessions.begin() as session:
-        session.execute(Invitation.__table__.update().values(status="sent",
+        session.execute(update(Invitation).values(status="sent",
                                                              sent_at=deployment.clock[0]))
         finished, stopped = session.scalars(select(Participant.id).where(Participant.city == "lyon")
                                             .order_by(Participant.id)).all()[:2]
         session.add(SurveyCompletion(participant_id=finished, campaign_id="quartier",
                                      campaign_version=1, completed_at=deployment.clock[0]))
-        session.execute(Participant.__table__.update().where(Participant.id == stopped)
+        session.execute(update(Participant).where(Participant.id == stopped)
                         .values(stopped_at=deployment.clock[0]))
     deployment.clock[0] += timedelta(days=1)
     assert deployment.planner.plan() == 0
