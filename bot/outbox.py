@@ -1,10 +1,15 @@
 """Replies kept until delivered: a network outage or a crash delays a reply, it does not lose it.
 
-The turn queues its reply in the same transaction as the answer it follows. The channel delivers it
-at once and reports it delivered; removals are batched (one commit every few seconds, not one per
-turn). A reply the channel could not deliver is retried later with growing pauses by whichever
-worker claims it first, including one restarted after a crash (at-least-once: a crash between
-sending and the batched removal can repeat a reply, never drop one).
+The turn queues its reply in the same transaction as the answer it follows, leased for a few seconds
+to the worker that ran the turn. That worker delivers it at once, renewing the lease while it holds
+the reply, and reports it delivered; removals are batched (one commit a second, not one per turn).
+If the worker dies, its leases run out within seconds and any worker (or the restarted one) takes
+the reply over. A reply the channel could not deliver is retried later with growing pauses.
+
+A reply is only ever sent while it is current: still the latest for its chat (a newer turn replaces
+it) and made for the conversation state that is stored now. One the conversation has moved past
+is dropped, so nobody sees an old question after a newer one, and a reply delivered just before a
+crash, not yet removed, is not sent again once the person has answered it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ from storage.records import QueuedReply
 log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
-# How long the worker that queued or claimed a reply has to deliver it before others may: longer
-# than a delivery can take through Telegram's flood waits (the rate limiter and the channel each
-# wait them out a few times), so a slow delivery is not taken over and sent twice.
-LEASE = timedelta(minutes=10)
+# How long a reply stays with the worker that queued or claimed it without news from that worker.
+# The worker renews the leases of the replies it holds every few seconds (renew_every), however
+# long a delivery takes; a dead worker's replies are taken over this long after its last renewal.
+LEASE = timedelta(seconds=10)
 FIRST_RETRY = timedelta(seconds=15)
 LONGEST_PAUSE = timedelta(minutes=10)
 # A question days late is still worth asking; after this it is not, and the next turn re-asks.
@@ -61,10 +66,16 @@ class Outbox:
         self.first_retry = first_retry
         self.longest_pause = longest_pause
         self._delivered: list[int] = []
+        # Replies this worker is delivering, or delivered and not yet removed: their leases are renewed.
+        self._held: set[int] = set()
         self._lock = threading.Lock()
 
+    def hold(self, reply_id: int) -> None:
+        with self._lock:
+            self._held.add(reply_id)
+
     def delivered(self, reply_id: int) -> None:
-        """Delivered (or refused for good): removed at the next flush."""
+        """Delivered (or refused for good, or out of date): removed at the next flush."""
         with self._lock:
             self._delivered.append(reply_id)
 
@@ -76,17 +87,31 @@ class Outbox:
             return 0
         try:
             with self.sessions.begin() as session:
-                return repo.forget_replies(session, done)
+                removed = repo.forget_replies(session, done)
         except Exception:
             with self._lock:
                 self._delivered[:0] = done
             raise
+        with self._lock:
+            self._held.difference_update(done)
+        return removed
+
+    def renew(self) -> int:
+        """Extend the leases of every reply this worker holds; returns how many."""
+        with self._lock:
+            held = list(self._held)
+        if not held:
+            return 0
+        with self.sessions.begin() as session:
+            return repo.extend_reply_leases(session, held, self.clock() + LEASE)
 
     def retry_later(self, reply_id: int, payload: dict[str, Any], attempts: int) -> None:
         """Not delivered now: try again after a pause, from where it stopped (``payload["done"]``)."""
         pause = self.pause_after(attempts)
         with self.sessions.begin() as session:
             repo.retry_reply_later(session, reply_id, payload, self.clock() + pause, attempts)
+        with self._lock:
+            self._held.discard(reply_id)
         log.info("reply %d not delivered (attempt %d): next try in %s", reply_id, attempts, pause)
 
     def pause_after(self, attempts: int) -> timedelta:
@@ -107,9 +132,11 @@ class Outbox:
             if stale:
                 log.error("giving up %d replies undelivered for %s", len(stale), GIVE_UP_AFTER)
                 repo.forget_replies(session, stale)
+        with self._lock:
+            self._held.update(reply.id for reply in due)
         return due
 
-    def still_pending(self, reply_id: int) -> bool:
-        """False once a newer reply to the same chat has replaced it."""
+    def is_current(self, reply_id: int) -> bool:
+        """Still the chat's latest reply, made for the conversation state stored now."""
         with self.sessions.begin() as session:
-            return repo.reply_exists(session, reply_id)
+            return repo.reply_is_current(session, reply_id)

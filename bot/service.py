@@ -19,15 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.campaigns import LiveCatalogue
 from bot.engine.conversation import Context, step
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
-from bot.engine.state import ConversationState
+from bot.engine.redaction import scrub
+from bot.engine.state import ConversationState, Phase
 from bot.engine.texts import Catalog
 from bot.engine.understanding import Understanding
 from bot.outbox import LEASE, Outbox, payload_of
-from bot.privacy import describe_data
+from bot.privacy import NOTHING_KEPT, describe_data
 from storage import campaign_store
 from storage import repositories as repo
+from storage import safeguarding as alerts_repo
 from storage.errors import ConcurrentUpdateError, StorageUnavailableError
 from storage.records import AnswerIn, QueuedReply
+from storage.safeguarding import Destination
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,26 @@ class Understand(Protocol):
 
     async def aclose(self) -> None: ...
 
+# city id (None: not known yet) -> where the partner's safeguarding staff get alerts.
+AlertRouting = Callable[[str | None], list[Destination]]
+
+
+def no_routing(_city: str | None) -> list[Destination]:
+    return []
+
+
 # Telegram keeps an undelivered update for 24 hours: marks older than this can never match again.
 HANDLED_KEPT = timedelta(days=7)
+
+# Events a turn may have without anything to store: asking what we keep, how, or for help.
+READ_ONLY_EVENTS = {EventType.DATA_REQUESTED, EventType.LANGUAGE_CHANGED}
+
+
+def _reads_only(result: Step) -> bool:
+    """The turn changed nothing worth keeping: no answers, no consent, no profile, no progress."""
+    return (not result.answers and all(e.type in READ_ONLY_EVENTS for e in result.events)
+            and result.state.phase is Phase.NEW)
+
 
 ERASING_EVENTS = {EventType.CONSENT_REFUSED, EventType.NOT_ELIGIBLE, EventType.ERASURE_CONFIRMED}
 
@@ -80,6 +101,9 @@ class ConversationService:
         understand: Understand | None = None,
         new_id: Callable[[], str] = repo.new_participant_id,
         catalogue: LiveCatalogue | None = None,
+        alert_routing: AlertRouting = no_routing,
+        new_ref: Callable[[], str] = alerts_repo.new_ref,
+        retention: timedelta = timedelta(days=90),
     ) -> None:
         self.sessions = sessions
         self.context = context
@@ -89,6 +113,9 @@ class ConversationService:
         self.clock = clock
         self.understand = understand
         self.new_id = new_id
+        self.alert_routing = alert_routing
+        self.new_ref = new_ref
+        self.retention = retention
         self.outbox = Outbox(sessions, clock)
 
     async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
@@ -154,29 +181,48 @@ class ConversationService:
             if message_key is not None and not repo.mark_handled(session, channel, message_key, known,
                                                                  now):
                 return Turn((), duplicate=True)
-            participant_id = known or repo.get_or_create_participant(
-                session, channel, external_id, now, new_id=self.new_id).id
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
             language = None if state.language_locked else self.choose_language(
                 state.language, interface_language,
                 inbound.text if inbound.kind is InboundKind.TEXT else "")
             result = step(context, state, replace(inbound, language=language, now=now))
+            if known is None and _reads_only(result):
+                # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
+                outbound = result.outbound + self._nothing_kept(result)
+                return self._reply(session, channel, external_id, keep_reply, result, outbound, now,
+                                   None)
+            participant_id = known or repo.get_or_create_participant(
+                session, channel, external_id, now, new_id=self.new_id).id
             extra = self._apply(session, participant_id, result, now)
+            version = None
             if not any(result.has(e) for e in ERASING_EVENTS):
-                repo.save_state(session, participant_id, result.state.to_json(),
-                                stored.version if stored else None, now)
+                version = repo.save_state(session, participant_id, result.state.to_json(),
+                                          stored.version if stored else None, now)
             elif message_key is not None:
                 # The erasure took this message's mark with it; keep it, tied to no one, so a
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
-            outbound = result.outbound + extra
-            reply = None
-            if keep_reply is not None and (outbound or result.acknowledgement):
-                payload = payload_of(keep_reply, result.acknowledgement, outbound)
-                reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE)
-                reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0)
+            return self._reply(session, channel, external_id, keep_reply, result,
+                               result.outbound + extra, now, version)
+
+    def _reply(self, session: Session, channel: str, external_id: str,
+               keep_reply: dict[str, Any] | None, result: Step, outbound: tuple[Outbound, ...],
+               now: datetime, version: int | None) -> Turn:
+        reply = None
+        if keep_reply is not None and (outbound or result.acknowledgement):
+            payload = payload_of(keep_reply, result.acknowledgement, outbound)
+            reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
+                                        version)
+            reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
+                                state_version=version)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
                     reply=reply)
+
+    def _nothing_kept(self, result: Step) -> tuple[Outbound, ...]:
+        if not result.has(EventType.DATA_REQUESTED):
+            return ()
+        language = result.state.language or self.context.community.default_language
+        return (Outbound(self.catalog.gettext(language, NOTHING_KEPT)),)
 
     def _apply(self, session: Session, participant_id: str, result: Step,
                now: datetime) -> tuple[Outbound, ...]:
@@ -186,7 +232,9 @@ class ConversationService:
                 participant_id=participant_id, campaign_id=answer.campaign_id,
                 campaign_version=answer.campaign_version, question_id=answer.question_id,
                 option_ids=list(answer.option_ids) if answer.option_ids is not None else None,
-                number=answer.number, text=answer.text, skipped=answer.skipped,
+                number=answer.number, text=answer.text,
+                scrubbed_text=scrub(answer.text) if answer.text is not None else None,
+                skipped=answer.skipped,
                 language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
                 topic_confidence=answer.topic_confidence,
                 understanding_pending=answer.understanding_pending,
@@ -219,17 +267,32 @@ class ConversationService:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
                 repo.erase_participant(session, participant_id)
+            elif event.type is EventType.DISCLOSURE_DETECTED:
+                ref = alerts_repo.raise_alert(
+                    session, participant_id=participant_id, category=data["category"],
+                    categories=data["categories"], message=data["text"], scrubbed=scrub(data["text"]),
+                    city=data["city"], language=data["language"], now=now,
+                    destinations=self.alert_routing(data["city"]), ref=self.new_ref)
+                log.warning("safeguarding alert %s raised (%s)", ref, data["category"])
             elif event.type is EventType.DATA_REQUESTED:
                 language = result.state.language or self.context.community.default_language
-                data_held = repo.participant_data(session, participant_id)
-                extra.append(Outbound(describe_data(data_held, language, self.catalog,
-                                                    self.context)))
+                extra.append(describe_data(
+                    repo.participant_data(session, participant_id),
+                    repo.answers_for(session, participant_id), language, self.catalog,
+                    self.context, page=int(data.get("page", 1)),
+                    passed_to_staff=alerts_repo.passed_to_staff(session, participant_id)))
         return tuple(extra)
 
     def tidy(self) -> int:
         """Forget handled-message marks too old to matter; returns how many went."""
         with self.sessions.begin() as session:
             return repo.forget_handled_before(session, self.clock() - HANDLED_KEPT)
+
+    def purge(self) -> alerts_repo.Purged:
+        """Past the retention period keep only scrubbed text; forget expired cool-downs."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            return alerts_repo.purge(session, now - self.retention, now)
 
     def mark_stopped(self, channel: str, external_id: str) -> None:
         """The channel says the participant can no longer be reached (e.g. they blocked the bot)."""

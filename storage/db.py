@@ -16,6 +16,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from storage.errors import UnsupportedDatabaseError
 from storage.models import Base
 
+# The console's tables live in their own module; importing it puts them in the one schema.
+from storage.staff import StaffUser as _StaffUser  # noqa: F401
+
 DEFAULT_DATABASE_URL = "sqlite:///var/youthvoice.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

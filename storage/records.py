@@ -20,6 +20,7 @@ class AnswerIn:
     skipped: bool
     language: str
     answered_at: datetime
+    scrubbed_text: str | None = None
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
@@ -45,6 +46,7 @@ class ErasureReport:
     handled_messages: int
     pending_replies: int
     survey_completions: int = 0
+    safeguarding_alerts: int = 0
 
     @property
     def total(self) -> int:
@@ -57,6 +59,7 @@ class ErasureReport:
             + self.handled_messages
             + self.pending_replies
             + self.survey_completions
+            + self.safeguarding_alerts
         )
 
 
@@ -98,3 +101,5 @@ class QueuedReply:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int
+    # The conversation state version it was made for (None: the conversation was erased).
+    state_version: int | None = None

@@ -45,6 +45,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    SafeguardingAlert,
     SurveyCompletion,
 )
 from storage.records import (
@@ -242,7 +243,7 @@ def forget_handled_before(session: Session, cutoff: datetime) -> int:
 
 
 def queue_reply(session: Session, channel: str, address: str, payload: dict[str, Any],
-                now: datetime, due_at: datetime) -> int:
+                now: datetime, due_at: datetime, state_version: int | None = None) -> int:
     """Keep a turn's reply until it is delivered; it replaces any older reply still waiting there.
 
     A newer reply says where the conversation stands now, so delivering an older one after it
@@ -254,9 +255,11 @@ def queue_reply(session: Session, channel: str, address: str, payload: dict[str,
     return int(_run(session, "queue_reply", lambda dialect: (
         _insert_for(dialect, _replies)
         .values(channel=bindparam("channel"), address=bindparam("address"), payload=bindparam("payload"),
-                created_at=bindparam("now"), due_at=bindparam("due_at"), attempts=0)
+                created_at=bindparam("now"), due_at=bindparam("due_at"), attempts=0,
+                state_version=bindparam("made_for"))
         .returning(_replies.c.id)
-    ), {**where, "payload": payload, "now": now, "due_at": due_at}).scalar_one())
+    ), {**where, "payload": payload, "now": now, "due_at": due_at,
+        "made_for": state_version}).scalar_one())
 
 
 def forget_replies(session: Session, reply_ids: Sequence[int]) -> int:
@@ -268,8 +271,29 @@ def forget_replies(session: Session, reply_ids: Sequence[int]) -> int:
     return len(deleted.all())
 
 
-def reply_exists(session: Session, reply_id: int) -> bool:
-    return session.get(PendingReply, reply_id) is not None
+def reply_is_current(session: Session, reply_id: int) -> bool:
+    """Still worth sending: not replaced by a newer reply, and the conversation has not moved
+    past the state it was made for."""
+    row = session.execute(
+        select(PendingReply.state_version, ConversationState.version)
+        .select_from(PendingReply)
+        .outerjoin(ChannelIdentity, (ChannelIdentity.channel == PendingReply.channel)
+                   & (ChannelIdentity.external_id == PendingReply.address))
+        .outerjoin(ConversationState, ConversationState.participant_id == ChannelIdentity.participant_id)
+        .where(PendingReply.id == reply_id)
+    ).first()
+    if row is None:
+        return False
+    made_for, now_at = row
+    return made_for is None or made_for == now_at
+
+
+def extend_reply_leases(session: Session, reply_ids: Sequence[int], due_at: datetime) -> int:
+    """The worker delivering these is alive: nobody else may take them before ``due_at``."""
+    if not reply_ids:
+        return 0
+    return len(session.execute(update(PendingReply).where(PendingReply.id.in_(reply_ids))
+                               .values(due_at=due_at).returning(PendingReply.id)).all())
 
 
 def retry_reply_later(session: Session, reply_id: int, payload: dict[str, Any], due_at: datetime,
@@ -286,7 +310,8 @@ def claim_due_replies(session: Session, channel: str, now: datetime, lease_until
     """
     rows = session.execute(
         select(PendingReply.id, PendingReply.channel, PendingReply.address, PendingReply.payload,
-               PendingReply.created_at, PendingReply.due_at, PendingReply.attempts)
+               PendingReply.created_at, PendingReply.due_at, PendingReply.attempts,
+               PendingReply.state_version)
         .where(PendingReply.channel == channel, PendingReply.due_at <= now)
         .order_by(PendingReply.id).limit(limit)
     ).all()
@@ -300,7 +325,7 @@ def claim_due_replies(session: Session, channel: str, now: datetime, lease_until
         ).first()
         if taken is not None:
             claimed.append(QueuedReply(row.id, row.channel, row.address, dict(row.payload),
-                                       row.created_at, row.attempts))
+                                       row.created_at, row.attempts, row.state_version))
     return claimed
 
 
@@ -413,6 +438,7 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "question_id": answer.question_id,
         "number": answer.number,
         "text": answer.text,
+        "scrubbed_text": answer.scrubbed_text,
         "skipped": answer.skipped,
         "language": answer.language,
         "answered_at": answer.answered_at,
@@ -564,6 +590,8 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    # Their steps and deliveries (staff notes, replies waiting) go with them by ON DELETE CASCADE.
+    alerts = erase(SafeguardingAlert, SafeguardingAlert.participant_id)
     completions = erase(SurveyCompletion, SurveyCompletion.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
@@ -578,6 +606,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         survey_completions=completions,
         handled_messages=handled,
         pending_replies=replies,
+        safeguarding_alerts=alerts,
     )
 
 

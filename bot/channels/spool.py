@@ -1,8 +1,15 @@
-"""Updates kept on local disk while the database cannot take them, so an outage loses no answer.
+"""Updates kept on local disk until their turn is stored, so neither a crash nor an outage loses one.
 
-One JSON file per update, named by its update id (Telegram numbers updates in arrival order), written
-to a temporary name, flushed to disk and renamed: a crash leaves either the whole update or nothing.
-The files hold what Telegram sent (chat id, names, text); each is removed once its turn is stored.
+Long polling writes each batch Telegram hands out here, in one file, flushed to disk, before the next
+getUpdates confirms it; a webhook update is written here only when the database cannot take it. A
+file is written to a temporary name, flushed and renamed: a crash leaves the whole batch or nothing.
+Each update is marked done once its turn is stored, and the file goes when all of its updates are.
+After a restart everything still here is handled again, oldest first (handled-message marks make a
+repeat harmless).
+
+An update whose turn cannot be stored now (the database is down) stays here *stalled*: it, and every
+later update of the same chat, waits for the replay, so they keep their order. The files hold what
+Telegram sent (chat id, names, text).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +28,43 @@ log = logging.getLogger(__name__)
 SUFFIX = ".json"
 
 
+@dataclass(frozen=True)
+class Kept:
+    update_id: int
+    chat_id: int
+    update: dict[str, Any]
+
+
 class Spool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        # Chats with updates waiting: their newer updates must queue behind them, not overtake.
-        self._waiting: dict[int, set[Path]] = {}
-        for path, chat_id, _ in self.waiting():
-            self._waiting.setdefault(chat_id, set()).add(path)
+        self._entries: dict[int, tuple[Path, Kept]] = {}
+        self._files: dict[Path, set[int]] = {}
+        # Stalled updates per chat: that chat's newer updates must queue behind them, not overtake.
+        self._stalled: dict[int, set[int]] = {}
+        for path in sorted(directory.glob(f"*{SUFFIX}")):
+            for kept in self._read(path):
+                if kept.update_id not in self._entries:
+                    self._index(path, kept)
+                    self.stall(kept.update_id)
+            if path not in self._files:
+                # Every update in it is also in an older file (a batch fetched again after a crash),
+                # or it was unreadable and moved aside.
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
-    def holds(self, chat_id: int) -> bool:
-        return chat_id in self._waiting
-
-    def keep(self, update_id: int, chat_id: int, update: dict[str, Any]) -> bool:
-        """Write one update durably; False if even the disk refuses (then the sender must resend)."""
-        path = self.directory / f"{update_id:020d}{SUFFIX}"
+    def keep(self, batch: Sequence[Kept]) -> bool:
+        """Write updates durably, in one file; False if even the disk refuses."""
+        batch = [kept for kept in batch if kept.update_id not in self._entries]
+        if not batch:
+            return True
+        path = self.directory / f"{batch[0].update_id:020d}{SUFFIX}"
         partial = path.with_suffix(".partial")
         try:
             with partial.open("w", encoding="utf-8") as file:
-                json.dump({"chat_id": chat_id, "update": update}, file, ensure_ascii=False)
+                json.dump([{"update_id": k.update_id, "chat_id": k.chat_id, "update": k.update}
+                           for k in batch], file, ensure_ascii=False)
                 file.flush()
                 os.fsync(file.fileno())
             partial.replace(path)
@@ -47,42 +74,74 @@ class Spool:
             finally:
                 os.close(directory)
         except OSError:
-            log.exception("could not keep update %d of chat %d on disk", update_id, chat_id)
+            log.exception("could not keep %d updates on disk", len(batch))
             with contextlib.suppress(OSError):
                 partial.unlink()
             return False
-        self._waiting.setdefault(chat_id, set()).add(path)
+        for kept in batch:
+            self._index(path, kept)
         return True
 
-    def waiting(self) -> list[tuple[Path, int, dict[str, Any]]]:
-        """Kept updates, oldest first: (file, chat id, the update as Telegram sent it)."""
-        kept: list[tuple[Path, int, dict[str, Any]]] = []
-        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                kept.append((path, int(data["chat_id"]), data["update"]))
-            except FileNotFoundError:
-                continue  # another worker sharing the directory took it meanwhile
-            except (OSError, ValueError, KeyError, TypeError):
-                log.exception("unreadable kept update %s: moving it aside", path)
-                with contextlib.suppress(OSError):
-                    path.rename(path.with_suffix(".unreadable"))
-        return kept
+    def holds(self, chat_id: int) -> bool:
+        """Updates of this chat wait for the replay: a newer one must wait behind them."""
+        return chat_id in self._stalled
 
-    def done(self, path: Path, chat_id: int) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        self._forget(path, chat_id)
+    def stall(self, update_id: int) -> None:
+        """Its turn could not be stored now: it waits for the replay."""
+        entry = self._entries.get(update_id)
+        if entry is not None:
+            self._stalled.setdefault(entry[1].chat_id, set()).add(update_id)
 
-    def set_aside(self, path: Path, chat_id: int) -> None:
-        """An update that fails for a reason other than the database: kept, out of the queue."""
-        with contextlib.suppress(FileNotFoundError):
-            path.rename(path.with_suffix(".failed"))
-        self._forget(path, chat_id)
+    def stalled(self) -> list[Kept]:
+        """Updates waiting for the replay, oldest first."""
+        ids = sorted(i for chat in self._stalled.values() for i in chat)
+        return [self._entries[i][1] for i in ids]
 
-    def _forget(self, path: Path, chat_id: int) -> None:
-        paths = self._waiting.get(chat_id)
-        if paths is not None:
-            paths.discard(path)
-            if not paths:
-                del self._waiting[chat_id]
+    def __contains__(self, update_id: int) -> bool:
+        return update_id in self._entries
+
+    def done(self, update_id: int) -> None:
+        """Its turn is stored: forget it, and remove its file once the whole batch is done."""
+        entry = self._entries.pop(update_id, None)
+        if entry is None:
+            return
+        path, kept = entry
+        chat = self._stalled.get(kept.chat_id)
+        if chat is not None:
+            chat.discard(update_id)
+            if not chat:
+                del self._stalled[kept.chat_id]
+        remaining = self._files[path]
+        remaining.discard(update_id)
+        if not remaining:
+            del self._files[path]
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def set_aside(self, update_id: int) -> None:
+        """It fails for a reason other than the database: kept for a person to look at, out of the queue."""
+        entry = self._entries.get(update_id)
+        if entry is None:
+            return
+        kept = entry[1]
+        try:
+            (self.directory / f"{update_id:020d}.failed").write_text(
+                json.dumps({"update_id": kept.update_id, "chat_id": kept.chat_id, "update": kept.update},
+                           ensure_ascii=False), encoding="utf-8")
+        except OSError:
+            log.exception("could not set update %d aside", update_id)
+        self.done(update_id)
+
+    def _index(self, path: Path, kept: Kept) -> None:
+        self._entries[kept.update_id] = (path, kept)
+        self._files.setdefault(path, set()).add(kept.update_id)
+
+    def _read(self, path: Path) -> list[Kept]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [Kept(int(d["update_id"]), int(d["chat_id"]), d["update"]) for d in data]
+        except (OSError, ValueError, KeyError, TypeError):
+            log.exception("unreadable kept updates %s: moving them aside", path)
+            with contextlib.suppress(OSError):
+                path.rename(path.with_suffix(".unreadable"))
+            return []

@@ -3,7 +3,8 @@
 Updates of one chat are handled one after another (a participant's answers must not overtake each
 other); different chats run concurrently. Everything the turn stores, its reply included, is committed
 before anything is sent: a reply that cannot be delivered now is tried again later (bot/outbox.py),
-and never loses the answer it follows.
+and never loses the answer it follows. Replies of one chat go out in order, each only while it is
+still current. How updates arrive (long polling, webhook) is bot/channels/telegram_intake.py.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from telegram import (
-    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -28,23 +27,18 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    BaseUpdateProcessor,
-    ContextTypes,
-    TypeHandler,
-)
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 
-from bot.channels.spool import Spool
+from bot.alerts import AlertDispatcher, Unreachable
+from bot.channels.spool import Kept, Spool
 from bot.channels.telegram_http import AiohttpRequest
-from bot.channels.telegram_limits import BudgetLimiter
+from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, seconds
 from bot.engine import callbacks
 from bot.engine.language import supported_language
 from bot.engine.messages import Choice, Inbound, InboundKind
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
-from bot.rate_budget import RateBudget, budget_key
+from bot.rate_budget import Priority, RateBudget, budget_key
 from bot.service import ConversationService
 from storage.errors import StorageUnavailableError
 from storage.records import QueuedReply
@@ -57,6 +51,7 @@ COMMANDS = (
     ("start", N_("Start, or pick up where you left off")),
     ("help", N_("What I can do")),
     ("language", N_("Switch between French and English")),
+    ("profile", N_("Change your age, city or neighbourhood")),
     ("mydata", N_("What we keep about you")),
     ("privacy", N_("How we protect your answers")),
     ("stop", N_("Stop all messages")),
@@ -77,8 +72,15 @@ class Delivery:
     attempts: int = 3
     first_backoff: float = 0.5
     max_backoff: float = 8.0
-    # How often to look for replies to deliver again, and to clear delivered ones.
-    redeliver_every: float = 5.0
+    # The background round: remove delivered replies, take over due ones, replay kept updates.
+    tick: float = 1.0
+    # How often to renew the leases of the replies this worker holds (well inside outbox.LEASE).
+    renew_every: float = 3.0
+    # A reply that waited longer than this for its send slot is checked against the database
+    # (has the conversation moved on meanwhile, perhaps on another worker?) before it goes out.
+    recheck_after: float = 0.5
+    # How long a stopping worker lets replies under way finish.
+    drain: float = 5.0
     # How often to forget handled-message marks past any redelivery window.
     tidy_every: float = 3600.0
 
@@ -94,10 +96,15 @@ class Outcome(enum.Enum):
 
 
 class Handled(enum.Enum):
+    # Its turn is stored (or there was nothing to store).
     DONE = enum.auto()
-    # The database is still down: keep this update, and those after it, for the next round.
+    # The database cannot take it now: it waits in the spool for the replay, in its chat's order.
+    KEPT = enum.auto()
+    # Neither stored nor kept (no spool, or the disk refused): whoever sent it must send it again.
+    LOST = enum.auto()
+    # Replaying: the database is still down; keep this update, and those after it, for the next round.
     WAIT = enum.auto()
-    # Handling it failed for another reason: kept aside for a person to look at, not retried.
+    # Replaying: handling it failed for another reason; kept aside for a person to look at.
     FAILED = enum.auto()
 
 
@@ -136,17 +143,18 @@ def actions(payload: dict[str, Any]) -> list[Edit | Send]:
     return steps
 
 
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates of one chat in the order they arrived; different chats concurrently."""
+class ChatLocks:
+    """Exclusive use of one chat: its updates, and the replay of its kept ones, take turns.
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
+    asyncio's locks are fair: updates that ask in arrival order are handled in arrival order.
+    """
+
+    def __init__(self) -> None:
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
     async def chat(self, chat_id: int) -> AsyncIterator[None]:
-        """Exclusive use of one chat: its updates, and redelivery of its replies, take turns."""
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
         try:
@@ -158,22 +166,6 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if self._waiting[chat_id] == 0:
                 del self._waiting[chat_id]
                 del self._locks[chat_id]
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        async with self.chat(chat.id):
-            await coroutine
-
-    async def initialize(self) -> None:
-        self._locks.clear()
-        self._waiting.clear()
-
-    async def shutdown(self) -> None:
-        self._locks.clear()
-        self._waiting.clear()
 
 
 def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
@@ -196,17 +188,30 @@ def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
 
 class TelegramChannel:
     def __init__(self, service: ConversationService, catalog: Catalog,
-                 delivery: Delivery | None = None, spool: Spool | None = None) -> None:
+                 delivery: Delivery | None = None, spool: Spool | None = None,
+                 alerts: AlertDispatcher | None = None) -> None:
         self.service = service
+        self.alerts = alerts
         self.catalog = catalog
         self.spool = spool
         self.delivery = delivery or Delivery()
-        self.processor = ChatOrderedProcessor()
+        self.chats = ChatLocks()
+        # The deployment's send budget (set by build_application): replies take their slot here,
+        # so a reply that waited can be checked before it goes out.
+        self.budget: RateBudget | None = None
+        # The long poll's networking, which keeps each answer as Telegram sent it (for the spool).
+        self.polling: AiohttpRequest | None = None
+        # Per chat: the newest reply this worker knows of, and the delivery of its replies under way.
+        self._latest: dict[int, int] = {}
+        self._deliveries: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background: asyncio.Task[None] | None = None
         # Work every worker also does in the background with the bot (the campaign broadcaster).
-        self.background: list[Callable[[Bot], Coroutine[Any, Any, None]]] = []
-        self._background: list[asyncio.Task[None]] = []
-        self._redelivery: asyncio.Task[None] | None = None
+        self.companions: list[Callable[[ExtBot[Any]], Coroutine[Any, Any, None]]] = []
+        self._companions: list[asyncio.Task[None]] = []
         self._tidied_at: float | None = None
+        self._renewed_at: float | None = None
+        self._failing: set[str] = set()
 
     def inbound_for(self, message: Message) -> Inbound:
         now = self.service.clock()
@@ -214,11 +219,13 @@ class TelegramChannel:
             return Inbound.text_message(message.text, now)
         return Inbound(InboundKind.UNSUPPORTED, now)
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.handle_update(update, context.bot)
+    async def handle_update(self, update: Update, bot: ExtBot[Any], *, in_spool: bool = False,
+                            replaying: bool = False) -> Handled:
+        """One update's turn, stored (or kept) before this returns; its reply goes out afterwards.
 
-    async def handle_update(self, update: Update, bot: Bot, *, replaying: bool = False) -> Handled:
-        """One update, start to finish; when replaying, the database may still be down (WAIT)."""
+        The caller holds the chat (``self.chats.chat``). ``in_spool``: the update is on disk already
+        (a polled batch, or the replay), so an outage needs no second copy.
+        """
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE:
             # Surveys are one-to-one: in groups the bot stays silent rather than expose anyone.
@@ -232,13 +239,13 @@ class TelegramChannel:
         elif update.message is not None:
             inbound = self.inbound_for(update.message)
         elif update.edited_message is not None:
-            inbound = Inbound(InboundKind.EDITED, self.service.clock())
+            inbound = Inbound(InboundKind.EDITED, self.service.clock(),
+                              text=update.edited_message.text or "")
         else:
             return Handled.DONE
         if not replaying and self.spool is not None and self.spool.holds(chat.id):
             # Earlier messages of this chat are waiting on disk: this one must not overtake them.
-            await self.keep(update, chat.id, interface, bot, tell=False)
-            return Handled.DONE
+            return await self.keep(update, chat.id, interface, bot, in_spool=in_spool, tell=False)
         keep = {"pressed": pressed.message_id if pressed else None,
                 "pressed_text": pressed.text if pressed else None}
         try:
@@ -249,75 +256,110 @@ class TelegramChannel:
             if replaying:
                 return Handled.WAIT
             log.warning("database unavailable for chat %s: keeping the update (%s)", chat.id, exc)
-            await self.keep(update, chat.id, interface, bot, tell=True)
-            return Handled.DONE
+            return await self.keep(update, chat.id, interface, bot, in_spool=in_spool, tell=True)
         except Exception:
             # A fault of ours, not an outage: trying the same update again would fail the same way.
             log.exception("turn for update %s of chat %s failed", update.update_id, chat.id)
             if replaying:
                 return Handled.FAILED
-            await self.refuse(update, chat.id, interface, bot)
+            self.refuse(update, chat.id, interface, bot)
             return Handled.DONE
         if query is not None and not replaying:
             # Always answered, or the participant's app keeps a spinner on the button.
-            await self.attempt(chat.id, query.answer)
+            self._spawn(self.attempt(chat.id, query.answer))
         if turn.reply is not None:
-            await self.deliver(bot, turn.reply)
+            self.schedule(bot, turn.reply)
         return Handled.DONE
 
-    async def keep(self, update: Update, chat_id: int, interface: str | None, bot: Bot, *,
-                   tell: bool) -> None:
-        """The database cannot take this update: keep it on disk for later, or ask for it again."""
-        kept = self.spool is not None and await asyncio.to_thread(
-            self.spool.keep, update.update_id, chat_id, update.to_dict())
-        if not kept:
-            await self.refuse(update, chat_id, interface, bot)
-            return
+    async def keep(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any], *,
+                   in_spool: bool, tell: bool) -> Handled:
+        """The database cannot take this update now: it waits on disk for the replay."""
+        if self.spool is None:
+            return Handled.LOST
+        if not in_spool and not await asyncio.to_thread(
+                self.spool.keep, [Kept(update.update_id, chat_id, update.to_dict())]):
+            return Handled.LOST
+        self.spool.stall(update.update_id)
         if update.callback_query is not None:
-            await self.attempt(chat_id, update.callback_query.answer)
+            self._spawn(self.attempt(chat_id, update.callback_query.answer))
         if tell:
-            await self.say(bot, chat_id, interface, KEPT)
+            self._spawn(self.say(bot, chat_id, interface, KEPT))
+        return Handled.KEPT
 
-    async def refuse(self, update: Update, chat_id: int, interface: str | None, bot: Bot) -> None:
+    def refuse(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any]) -> None:
         """This update cannot be handled: answer its button and ask for the message again."""
         if update.callback_query is not None:
-            await self.attempt(chat_id, update.callback_query.answer)
-        await self.say(bot, chat_id, interface, SORRY)
+            self._spawn(self.attempt(chat_id, update.callback_query.answer))
+        self._spawn(self.say(bot, chat_id, interface, SORRY))
 
-    async def say(self, bot: Bot, chat_id: int, interface: str | None, text: str) -> None:
+    async def say(self, bot: ExtBot[Any], chat_id: int, interface: str | None, text: str) -> None:
         """One of the channel's own messages, in the interface language (the database may be down)."""
         language = supported_language(interface) or self.service.context.community.default_language
         await self.attempt(chat_id, lambda: bot.send_message(chat_id, self.catalog.gettext(language, text)))
 
-    async def replay(self, bot: Bot) -> int:
-        """Handle the updates kept on disk, oldest first, until the database fails again."""
+    async def replay(self, bot: ExtBot[Any]) -> int:
+        """Handle the updates waiting on disk, oldest first, until the database fails again."""
         if self.spool is None:
             return 0
         replayed = 0
-        for path, chat_id, data in await asyncio.to_thread(self.spool.waiting):
-            update = Update.de_json(data, bot)
-            async with self.processor.chat(chat_id):
-                handled = await self.handle_update(update, bot, replaying=True)
+        for kept in self.spool.stalled():
+            if kept.update_id not in self.spool:
+                continue
+            update = Update.de_json(kept.update, bot)
+            async with self.chats.chat(kept.chat_id):
+                handled = await self.handle_update(update, bot, in_spool=True, replaying=True)
             if handled is Handled.WAIT:
                 break
             if handled is Handled.FAILED:
-                await asyncio.to_thread(self.spool.set_aside, path, chat_id)
+                await asyncio.to_thread(self.spool.set_aside, kept.update_id)
                 continue
-            self.spool.done(path, chat_id)
+            self.spool.done(kept.update_id)
             replayed += 1
         if replayed:
-            log.info("handled %d updates kept while the database was down", replayed)
+            log.info("handled %d updates kept on disk", replayed)
         return replayed
 
-    async def deliver(self, bot: Bot, reply: QueuedReply) -> None:
+    def schedule(self, bot: ExtBot[Any], reply: QueuedReply) -> None:
+        """Deliver a reply after those of its chat already under way, while it is the newest."""
+        chat_id = int(reply.address)
+        self._latest[chat_id] = reply.id
+        self.service.outbox.hold(reply.id)
+        previous = self._deliveries.get(chat_id)
+        task = asyncio.get_running_loop().create_task(self._deliver_after(previous, bot, reply))
+        self._deliveries[chat_id] = task
+
+        def finished(done: asyncio.Task[None]) -> None:
+            if self._deliveries.get(chat_id) is done:
+                del self._deliveries[chat_id]
+                if self._latest.get(chat_id) == reply.id:
+                    del self._latest[chat_id]
+
+        task.add_done_callback(finished)
+
+    async def _deliver_after(self, previous: asyncio.Task[None] | None, bot: ExtBot[Any],
+                             reply: QueuedReply) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        try:
+            await self.deliver(bot, reply)
+        except Exception:
+            # The reply stays queued: its lease runs out and it is tried again.
+            log.exception("delivering a reply to chat %s failed", reply.address)
+
+    async def deliver(self, bot: ExtBot[Any], reply: QueuedReply) -> None:
         """Deliver a queued reply from where it stopped; if Telegram is unreachable, it waits."""
         chat_id = int(reply.address)
         steps = actions(reply.payload)
         for done in range(reply.payload["done"], len(steps)):
             step = steps[done]
-            outcome = await self.attempt(chat_id, self._call(bot, chat_id, step))
+            prepaid = await self._slot(chat_id, reply)
+            if prepaid is None:
+                log.info("reply %d to chat %s is out of date: dropped", reply.id, chat_id)
+                break
+            outcome = await self.attempt(chat_id, self._call(bot, chat_id, step, prepaid))
             if outcome is Outcome.REFUSED and isinstance(step, Edit) and step.or_send:
-                outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup)))
+                outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup),
+                                                                 False))
             if outcome is Outcome.UNREACHABLE:
                 try:
                     await asyncio.to_thread(self.service.outbox.retry_later, reply.id,
@@ -330,12 +372,46 @@ class TelegramChannel:
                 break
         self.service.outbox.delivered(reply.id)
 
+    async def _slot(self, chat_id: int, reply: QueuedReply) -> bool | None:
+        """Wait for a send slot; None if the reply went out of date meanwhile, else whether the
+        slot is already paid for (True) or the call must ask the rate limiter itself (False).
+
+        Replies this worker makes for one chat go out in the order of their turns, each in full (a
+        help text does not cancel the question before it). A reply that waited is checked against
+        the database: a newer turn on another worker makes it out of date.
+        """
+        if self.budget is None:
+            return False
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        await self.budget.acquire(Priority.REPLY, chat_id)
+        if self._latest.get(chat_id, reply.id) != reply.id:
+            # A newer reply from this worker follows this one, in order: nothing to check.
+            return True
+        if loop.time() - asked > self.delivery.recheck_after:
+            # Long enough for another worker to have answered a newer message of this chat.
+            try:
+                if not await asyncio.to_thread(self.service.outbox.is_current, reply.id):
+                    return None
+            except Exception as exc:
+                log.warning("could not check that reply %d is current, sending it: %s", reply.id, exc)
+        return True
+
     @staticmethod
-    def _call(bot: Bot, chat_id: int, step: Edit | Send) -> Callable[[], Awaitable[object]]:
+    def _call(bot: ExtBot[Any], chat_id: int, step: Edit | Send,
+              prepaid: bool) -> Callable[[], Awaitable[object]]:
+        """The Bot API call for a step; only its first try uses the slot already waited for."""
+        first = [prepaid]
+
+        def limit() -> Priority | Prepaid:
+            paid, first[0] = first[0], False
+            return PREPAID if paid else Priority.REPLY
+
         if isinstance(step, Edit):
             return lambda: bot.edit_message_text(step.text, chat_id=chat_id, message_id=step.message_id,
-                                                 reply_markup=step.markup)
-        return lambda: bot.send_message(chat_id, step.text, reply_markup=step.markup)
+                                                 reply_markup=step.markup, rate_limit_args=limit())
+        return lambda: bot.send_message(chat_id, step.text, reply_markup=step.markup,
+                                        rate_limit_args=limit())
 
     async def attempt(self, chat_id: int, call: Callable[[], Awaitable[object]]) -> Outcome:
         """One Bot API call, retried through flood limits and network trouble; never raises."""
@@ -352,10 +428,9 @@ class TelegramChannel:
                     log.exception("could not mark chat %s stopped", chat_id)
                 return Outcome.BLOCKED
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                log.warning("flood limit for chat %s: waiting %.1f s", chat_id, seconds)
-                await asyncio.sleep(seconds)
+                wait = seconds(exc.retry_after)
+                log.warning("flood limit for chat %s: waiting %.1f s", chat_id, wait)
+                await asyncio.sleep(wait)
             except BadRequest as exc:
                 if "not modified" in exc.message.lower():
                     return Outcome.SENT
@@ -372,22 +447,33 @@ class TelegramChannel:
         log.warning("no luck with a call for chat %s after %d attempts", chat_id, self.delivery.attempts)
         return Outcome.UNREACHABLE
 
-    async def redeliver(self, bot: Bot) -> int:
-        """Clear delivered replies, then try those due again; returns how many were tried."""
+    async def redeliver(self, bot: ExtBot[Any]) -> int:
+        """Take over replies due for another try (or left by a worker that died); returns how many."""
         outbox = self.service.outbox
-        await asyncio.to_thread(outbox.flush)
         due = await asyncio.to_thread(outbox.claim_due, CHANNEL)
         for reply in due:
             chat_id = int(reply.address)
-            async with self.processor.chat(chat_id):
-                # A turn that ran meanwhile replaced it with where the conversation stands now.
-                if await asyncio.to_thread(outbox.still_pending, reply.id):
-                    log.info("delivering a reply to chat %s again (attempt %d)", chat_id,
-                             reply.attempts + 1)
-                    await self.deliver(bot, reply)
+            if self._latest.get(chat_id, reply.id) > reply.id or not await asyncio.to_thread(
+                    outbox.is_current, reply.id):
+                # The conversation moved on since it was made: sending it now would only confuse.
+                log.info("reply %d to chat %s is out of date: dropped", reply.id, chat_id)
+                outbox.delivered(reply.id)
+                continue
+            log.info("delivering a reply to chat %s again (attempt %d)", chat_id, reply.attempts + 1)
+            self.schedule(bot, reply)
         return len(due)
 
-    async def tidy(self, _bot: Bot) -> int:
+    async def keep_leases(self, _bot: ExtBot[Any]) -> int:
+        """Remove delivered replies; every few seconds tell the others this worker is still at it."""
+        outbox = self.service.outbox
+        removed = await asyncio.to_thread(outbox.flush)
+        now = asyncio.get_running_loop().time()
+        if self._renewed_at is None or now - self._renewed_at >= self.delivery.renew_every:
+            self._renewed_at = now
+            await asyncio.to_thread(outbox.renew)
+        return removed
+
+    async def tidy(self, _bot: ExtBot[Any]) -> int:
         now = asyncio.get_running_loop().time()
         if self._tidied_at is not None and now - self._tidied_at < self.delivery.tidy_every:
             return 0
@@ -395,75 +481,107 @@ class TelegramChannel:
         forgotten = await asyncio.to_thread(self.service.tidy)
         if forgotten:
             log.info("forgot %d old handled-message marks", forgotten)
+        purged = await asyncio.to_thread(self.service.purge)
+        log.info("retention: %d answers and %d safeguarding messages past the retention period now "
+                 "keep only their scrubbed text; %d cool-downs expired", purged.answers, purged.alerts,
+                 purged.turned_away)
         return forgotten
 
-    async def _redeliver_forever(self, bot: Bot) -> None:
+    async def deliver_alerts(self, bot: ExtBot[Any]) -> int:
+        """Safeguarding alerts to staff chats and e-mail, staff replies to young people."""
+        if self.alerts is None:
+            return 0
+
+        async def send(channel: str, address: str, text: str) -> None:
+            if channel != CHANNEL:
+                raise RuntimeError(f"cannot deliver on channel {channel!r} from Telegram")
+            try:
+                await bot.send_message(int(address), text)
+            except Forbidden as exc:
+                raise Unreachable(str(exc)) from exc
+
+        return await self.alerts.round(send)
+
+    async def _rounds(self, bot: ExtBot[Any]) -> None:
         while True:
-            await asyncio.sleep(self.delivery.redeliver_every)
             # Each on its own: the database may be down, and what waits stays for the next round.
-            for work in (self.replay, self.redeliver, self.tidy):
+            for work in (self.replay, self.keep_leases, self.redeliver, self.deliver_alerts, self.tidy):
                 try:
                     await work(bot)
                 except Exception as exc:
-                    # Every few seconds during an outage: one line each, the traceback when verbose.
-                    log.warning("%s round failed: %s", work.__name__, exc,
-                                exc_info=log.isEnabledFor(logging.DEBUG))
+                    if work.__name__ not in self._failing:
+                        # Once per outage, the traceback when verbose.
+                        self._failing.add(work.__name__)
+                        log.warning("%s round failed: %s", work.__name__, exc,
+                                    exc_info=log.isEnabledFor(logging.DEBUG))
+                else:
+                    self._failing.discard(work.__name__)
+            await asyncio.sleep(self.delivery.tick)
 
-    async def start(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await self.register_commands(application)
-        self._redelivery = asyncio.create_task(self._redeliver_forever(application.bot))
-        self._background = [asyncio.create_task(work(application.bot)) for work in self.background]
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def stop(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Before the bot's connections close: no redelivery may be left half way."""
-        for task in self._background:
+    async def start(self, bot: ExtBot[Any]) -> None:
+        """Register the commands and start the background rounds (the first one replays at once)."""
+        await self.register_commands(bot)
+        self._background = asyncio.create_task(self._rounds(bot))
+        self._companions = [asyncio.create_task(work(bot)) for work in self.companions]
+
+    async def stop(self) -> None:
+        """Let replies under way finish (briefly), stop the rounds, and record what was delivered."""
+        for companion in self._companions:
+            companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await companion
+        self._companions = []
+        pending = set(self._deliveries.values()) | self._tasks
+        if pending:
+            await asyncio.wait(pending, timeout=self.delivery.drain)
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+            self._background = None
+        for task in set(self._deliveries.values()) | self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._background = []
-        if self._redelivery is not None:
-            self._redelivery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._redelivery
-            self._redelivery = None
-
-    async def shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         try:
             await asyncio.to_thread(self.service.outbox.flush)
         except Exception:
-            log.exception("could not clear delivered replies; they may be sent again")
+            log.exception("could not clear delivered replies; those not answered since may be sent again")
         await self.service.aclose()
 
-    async def register_commands(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    async def register_commands(self, bot: ExtBot[Any]) -> None:
         """The command menu, in French and English, and in the default language for everyone else."""
         default = self.service.context.community.default_language
         for language_code, language in (("fr", "fr"), ("en", "en"), (None, default)):
             commands = [BotCommand(name, self.catalog.gettext(language, text)) for name, text in COMMANDS]
-            await self.attempt(0, functools.partial(application.bot.set_my_commands, commands,
+            await self.attempt(0, functools.partial(bot.set_my_commands, commands,
                                                     language_code=language_code))
 
 
 def build_application(channel: TelegramChannel, token: str, *, base_url: str | None = None,
                       delivery_retries: int = 3, budget: RateBudget | None = None,
                       ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot's python-telegram-bot shell; ``budget`` defaults to the one shared in the database."""
+    """python-telegram-bot's Bot with our networking and the shared send budget.
+
+    Updates come in through bot/channels/telegram_intake.py, not PTB's Updater: it acknowledges an
+    update only once it is stored. ``budget`` defaults to the one shared in the database.
+    """
     budget = budget or RateBudget(channel.service.sessions, budget_key(token))
+    channel.budget = budget
+    channel.polling = polling = AiohttpRequest(connection_pool_size=1, keep_last_body=True)
     builder = (
         ApplicationBuilder()
         .token(token)
         # aiohttp rather than PTB's httpx: a third of the CPU per Bot API call (telegram_http.py).
-        # PTB adds getUpdates' long-poll timeout to the read timeout of the polling request.
         .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .get_updates_request(polling)
         .rate_limiter(BudgetLimiter(budget, max_retries=delivery_retries))
-        .concurrent_updates(channel.processor)
-        .post_init(channel.start)
-        .post_stop(channel.stop)
-        .post_shutdown(channel.shutdown)
+        .updater(None)
     )
     if base_url is not None:
         builder = builder.base_url(f"{base_url.rstrip('/')}/bot").base_file_url(
             f"{base_url.rstrip('/')}/file/bot")
-    application = builder.build()
-    application.add_handler(TypeHandler(Update, channel.on_update))
-    return application
+    return builder.build()

@@ -40,8 +40,8 @@ class AiohttpRequest(BaseRequest):
     not enforced (the bot's bodies are small forms that fit the socket buffer).
     """
 
-    __slots__ = ("_connect", "_default_timeout", "_pool", "_pool_size", "_proxies", "_read", "_session",
-                 "_slots")
+    __slots__ = ("_connect", "_default_timeout", "_keep_body", "_pool", "_pool_size", "_proxies", "_read",
+                 "_session", "_slots", "last_body")
 
     def __init__(
         self,
@@ -51,7 +51,11 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        *,
+        keep_last_body: bool = False,
     ) -> None:
+        """``keep_last_body``: keep the raw body of the last answer in ``last_body`` (the long poll
+        writes exactly what Telegram sent to disk, without serialising the parsed updates again)."""
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
         del write_timeout, media_write_timeout  # see the class docstring
@@ -63,6 +67,8 @@ class AiohttpRequest(BaseRequest):
         self._slots = asyncio.Semaphore(connection_pool_size)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._keep_body = keep_last_body
+        self.last_body = b""
 
     @property
     def read_timeout(self) -> float | None:
@@ -149,7 +155,10 @@ class AiohttpRequest(BaseRequest):
         try:
             async with session.request(method, url, data=data, headers=headers, timeout=timeout,
                                        proxy=self._proxy_for(url)) as response:
-                return response.status, await response.read()
+                content = await response.read()
+                if self._keep_body:
+                    self.last_body = content
+                return response.status, content
         except TimeoutError as exc:  # asyncio.TimeoutError and aiohttp.ServerTimeoutError included
             raise TimedOut from exc
         except (aiohttp.ClientError, OSError) as exc:

@@ -3,11 +3,13 @@
 Every Bot API call with a ``chat_id`` (sending, editing, deleting a message, chat actions) waits for
 a slot of the bot's one budget, as Telegram counts those. Others (answering a button press, getting
 updates, setting commands) go at once. A call passes its priority as ``rate_limit_args``
-(replies by default). A 429 pauses the whole budget for ``retry_after``, then the call is tried again.
+(replies by default), or PREPAID when it waited for its slot itself. A 429 pauses the whole budget
+for ``retry_after``, then the call is tried again.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -23,11 +25,21 @@ log = logging.getLogger(__name__)
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
+class Prepaid(enum.Enum):
+    """The caller already waited for this call's slot (to check, once it had it, that the call is
+    still worth making)."""
+
+    SLOT = enum.auto()
+
+
+PREPAID = Prepaid.SLOT
+
+
 def seconds(retry_after: float | timedelta) -> float:
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
-class BudgetLimiter(BaseRateLimiter[Priority]):
+class BudgetLimiter(BaseRateLimiter[Priority | Prepaid]):
     def __init__(self, budget: RateBudget, max_retries: int = 3) -> None:
         self.budget = budget
         self.max_retries = max_retries
@@ -45,16 +57,19 @@ class BudgetLimiter(BaseRateLimiter[Priority]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: Priority | None,
+        rate_limit_args: Priority | Prepaid | None,
     ) -> Result:
         chat = data.get("chat_id")
         if chat is None:
             return await callback(*args, **kwargs)
         chat_id = int(chat) if isinstance(chat, int) or str(chat).lstrip("-").isdigit() else None
-        priority = Priority.REPLY if rate_limit_args is None else rate_limit_args
+        prepaid = rate_limit_args is PREPAID
+        priority = rate_limit_args if isinstance(rate_limit_args, Priority) else Priority.REPLY
         attempt = 0
         while True:
-            await self.budget.acquire(priority, chat_id)
+            if not prepaid:
+                await self.budget.acquire(priority, chat_id)
+            prepaid = False
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

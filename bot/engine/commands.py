@@ -4,8 +4,8 @@ stop and delete confirmations, start and resume."""
 from __future__ import annotations
 
 from bot.engine import callbacks, texts
-from bot.engine.loader import YES_NO
-from bot.engine.matching import match_options, normalize
+from bot.engine.cues import Answer, yes_or_no
+from bot.engine.matching import normalize
 from bot.engine.messages import Choice, EventType
 from bot.engine.state import ConversationState, Pending, Phase
 from bot.engine.survey import LANGUAGES, QuestionType
@@ -21,7 +21,8 @@ COMMAND_MAX_WORDS_IN_OPEN_ANSWER = 5
 TYPED_COMMANDS = {
     "stop": "stop", "arrete": "stop", "arret": "stop", "unsubscribe": "stop",
     "desabonner": "stop", "help": "help", "aide": "help", "skip": "skip", "passer": "skip",
-    "suivant": "skip", "back": "back", "retour": "back", "precedent": "back",
+    "suivant": "skip", "back": "back", "retour": "back", "precedent": "back", "profil": "profile",
+    "profile": "profile",
 }
 INTENT_COMMANDS = {
     "stop": "stop", "help": "help", "skip": "skip", "back": "back",
@@ -39,7 +40,7 @@ class Commands(TurnBase):
                                                "language"}:
             self.say(self.tr(texts.STOPPED))
             return
-        self.update(pending=None)
+        self.update(pending=None, profile_edit=None)
         if name == "start":
             self.start()
         elif name == "help":
@@ -52,8 +53,14 @@ class Commands(TurnBase):
             self.stop()
         elif name == "delete":
             self.confirm(Pending.DELETE)
+        elif name == "profile" and not self.state.stopped:
+            self.profile_menu()
         elif name == "mydata":
-            self.emit(EventType.DATA_REQUESTED)
+            self.emit(EventType.DATA_REQUESTED, page=1)
+        elif name == "back" and self.state.phase in {Phase.NEIGHBOURHOOD, Phase.ELSEWHERE}:
+            # Back through onboarding: the city can still be changed before the survey starts.
+            self.acknowledgement = self.tr(texts.BACK_BUTTON)
+            self.enter(Phase.CITY)
         elif name in {"skip", "back"} and not self.state.stopped:
             self.control(callbacks.SKIP if name == "skip" else callbacks.BACK)
         else:
@@ -125,12 +132,17 @@ class Commands(TurnBase):
     def confirmed(self, yes: bool) -> None:
         pending = self.state.pending
         self.update(pending=None)
+        if pending is Pending.SUPPORT and not yes:
+            self.carry_on(False)
+            return
         if not yes:
             self.acknowledgement = self.tr(texts.KEEP_GOING)
             self.say(self.tr("OK, nothing changes."))
             self.repeat()
             return
-        if pending is Pending.STOP:
+        if pending is Pending.SUPPORT:
+            self.carry_on(True)
+        elif pending is Pending.STOP:
             self.acknowledgement = self.tr(texts.YES_STOP)
             self.stop()
         elif pending is Pending.DELETE:
@@ -149,10 +161,11 @@ class Commands(TurnBase):
                 return False
             self.choose_language(language)
             return True
-        matched = match_options(text, YES_NO)
-        if len(matched) != 1:
+        # Stopping and erasing follow only an unambiguous yes; anything else is read afresh.
+        answer = yes_or_no(text, normalize(text).split())
+        if answer not in {Answer.YES, Answer.NO}:
             return False
-        self.confirmed(matched[0] == "yes")
+        self.confirmed(answer is Answer.YES)
         return True
 
     def ask_language(self) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from bot.engine import callbacks, campaigns, texts
 from bot.engine.commands import Commands
 from bot.engine.invitations import Invitations
-from bot.engine.messages import Inbound, InboundKind, Step
+from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
+from bot.engine.profile import MENU
 from bot.engine.questionnaire import Questionnaire
 from bot.engine.state import ConversationState, Pending, Phase
+from bot.engine.support import Support
 from bot.engine.turn import WELCOME_BACK_AFTER, Context
 
 __all__ = ["Context", "step"]
@@ -24,15 +26,15 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Commands, Onboarding, Questionnaire, Invitations):
+class _Turn(Support, Commands, Onboarding, Questionnaire, Invitations):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
         self.apply_language(self.inbound.language)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
-        if (kind in (InboundKind.TEXT, InboundKind.BUTTON) and self.state.pending is None
-                and not self.state.stopped and self.current_campaign_closed()):
+        if (kind is InboundKind.BUTTON and self.state.pending is None and not self.state.stopped
+                and self.current_campaign_closed()):
             self.campaign_closed()
         elif kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
@@ -41,11 +43,16 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
         elif kind is InboundKind.TEXT:
             self.text(self.inbound.text)
         elif kind is InboundKind.EDITED:
+            if self.disclosure(self.inbound.text):
+                return self.result()
             if not self.state.stopped:
                 self.say(self.tr("I can't take edited messages into account. To change your "
                                  "previous answer, send /back."))
         else:
             self.unsupported()
+        return self.result()
+
+    def result(self) -> Step:
         return Step(self.state, tuple(self.outbound), tuple(self.answers), tuple(self.events),
                     self.acknowledgement)
 
@@ -53,6 +60,10 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
         payload = callbacks.decode(data)
         if payload is None:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
+            return
+        if payload.scope == callbacks.DATA and payload.parts[0].isdigit():
+            # Reading what we keep is always allowed, stopped or not.
+            self.emit(EventType.DATA_REQUESTED, page=int(payload.parts[0]))
             return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
@@ -69,8 +80,11 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
             if self.state.pending is not None and parts[0] == self.state.pending.value:
                 self.confirmed(parts[1] == "yes")
                 return
-        elif payload.scope == callbacks.ONBOARDING:
-            if parts[0] == self.state.phase.value and self.state.pending is None:
+        elif payload.scope == callbacks.ONBOARDING and self.state.pending is None:
+            if parts[0] == MENU and self.state.profile_edit == MENU:
+                self.menu_answer(parts[1], pressed=True)
+                return
+            if parts[0] == self.onboarding_phase.value and self.state.profile_edit != MENU:
                 self.onboarding_answer(parts[1], pressed=True)
                 return
         elif (payload.scope == callbacks.ANSWER and self.state.phase is Phase.SURVEY
@@ -82,6 +96,9 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
                     self.tr(texts.STALE_BUTTON))
 
     def text(self, text: str) -> None:
+        # First of all: a disclosure of harm is never read as a command or an answer.
+        if self.disclosure(text):
+            return
         if self.state.stopped:
             self.say(self.tr(texts.STOPPED))
             return
@@ -93,10 +110,16 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
             self.command_from_text(typed)
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.menu_answer(text, pressed=False)
+        elif self.state.profile_edit is not None:
+            self.onboarding_answer(text, pressed=False)
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
+        elif phase is Phase.SURVEY and self.current_campaign_closed():
+            self.campaign_closed()
         elif phase is Phase.SURVEY:
             self.survey_text(text)
         elif phase is Phase.IDLE:
@@ -115,7 +138,11 @@ class _Turn(Commands, Onboarding, Questionnaire, Invitations):
         if self.state.stopped:
             return
         phase = self.state.phase
-        if phase is Phase.NEW:
+        if self.state.profile_edit == MENU:
+            self.profile_menu()
+        elif self.state.profile_edit is not None:
+            self.ask_onboarding()
+        elif phase is Phase.NEW:
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()

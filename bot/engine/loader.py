@@ -40,10 +40,13 @@ TOP_FIELDS = {"schema", "id", "version", "title", "intro", "closing", "questions
 REMINDER = re.compile(r"^(\d+)\s*(h|hours?|heures?|d|days?|jours?)$", re.IGNORECASE)
 QUESTION_FIELDS = {
     "id", "type", "text", "required", "options", "min", "max", "integer", "low", "high",
-    "show_if", "next", "max_length",
+    "show_if", "next", "max_length", "why",
 }
 OPTION_FIELDS = {"id", "label", "synonyms", "next"}
 CONDITION_FIELDS = {"question", "any_of", "min", "max"}
+
+_SKIP_PROMISE_FR = re.compile(r"\bpasser\b", re.IGNORECASE)
+_SKIP_PROMISE_EN = re.compile(r"\bskip", re.IGNORECASE)
 
 YES_NO = (
     Option("yes", Text("Oui", "Yes"),
@@ -201,6 +204,8 @@ def _survey(checker: _Checker, root: LineDict, source_hash: str,
     audience = _audience(checker, root, community)
     schedule = _schedule(checker, root)
     questions = _questions(checker, root, survey_id or "x")
+    if intro is not None and questions:
+        _check_skip_promise(checker, root, intro, questions)
     if (survey_id is None or title is None or intro is None or closing is None
             or not isinstance(version, int) or questions is None):
         return None
@@ -286,6 +291,21 @@ def _schedule(checker: _Checker, root: LineDict) -> Schedule:
     return Schedule(opens, closes, reminder)
 
 
+def _check_skip_promise(checker: _Checker, root: LineDict, intro: Text,
+                        questions: tuple[Question, ...]) -> None:
+    """The intro must not promise what the campaign denies: 'you can skip any question' and a
+    question that cannot be skipped."""
+    required = [q.id for q in questions if q.required]
+    if not required:
+        return
+    for language, promise in (("fr", _SKIP_PROMISE_FR), ("en", _SKIP_PROMISE_EN)):
+        if promise.search(intro.in_(language)):
+            checker.report(root.key_lines.get("intro", root.line), f"intro › {language}",
+                           f"says questions can be skipped, but {', '.join(required)} cannot: "
+                           "say which ones must be answered, or make them optional")
+
+
+
 def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Question, ...] | None:
     value = root.get("questions")
     line = root.key_lines.get("questions", root.line)
@@ -336,6 +356,11 @@ def _question(checker: _Checker, node: LineDict, field: str, survey_id: str) -> 
     extra = len(low.fr if low else "") + len(high.fr if high else "") + 40
     text = checker.text(node, "text", field, extra=extra)
     required = checker.boolean(node, "required", field, False)
+    why = checker.text(node, "why", field, required=False)
+    if required and why is None and "why" not in node:
+        checker.report(node.key_lines.get("required", node.line), _join(field, "required"),
+                       "a required question needs `why` (French and English): the reason shown "
+                       "to someone who would rather skip it")
     integer = checker.boolean(node, "integer", field, True)
     low_bound = checker.number(node, "min", field)
     high_bound = checker.number(node, "max", field)
@@ -358,7 +383,7 @@ def _question(checker: _Checker, node: LineDict, field: str, survey_id: str) -> 
     return Question(
         id=question_id, type=qtype, text=text, required=required, options=options,
         min=low_bound, max=high_bound, integer=integer, low_label=low, high_label=high,
-        show_if=condition, next=goto, max_length=max_length,
+        show_if=condition, next=goto, max_length=max_length, why=why,
     )
 
 

@@ -81,6 +81,9 @@ class AnswerRecord:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    # The person's own words on a choice question, before they tick options: stored as the
+    # answer's text, with the options once they choose them.
+    comment: bool = False
 
 
 class EventType(StrEnum):
@@ -93,6 +96,7 @@ class EventType(StrEnum):
     SURVEY_STARTED = "survey_started"
     QUESTION_ASKED = "question_asked"
     ANSWER_RECORDED = "answer_recorded"
+    COMMENT_KEPT = "comment_kept"
     QUESTION_SKIPPED = "question_skipped"
     WENT_BACK = "went_back"
     INPUT_REJECTED = "input_rejected"
@@ -105,6 +109,7 @@ class EventType(StrEnum):
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"
     DATA_REQUESTED = "data_requested"
+    DISCLOSURE_DETECTED = "disclosure_detected"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ class Phase(StrEnum):
     PARENTAL = "parental"
     CITY = "city"
     NEIGHBOURHOOD = "neighbourhood"
+    # Picked a city we do not work with: told no council will hear them, asked whether to go on.
+    ELSEWHERE = "elsewhere"
     SURVEY = "survey"
     IDLE = "idle"
 
@@ -28,6 +30,8 @@ class Pending(StrEnum):
     LANGUAGE = "language"
     DELETE = "delete"
     STOP = "stop"
+    # After a disclosure: carry on with the questions only if the participant wants to.
+    SUPPORT = "support"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ConversationState:
     age_band: str | None = None
     city: str | None = None
     neighbourhood: str | None = None
+    # Lives in a city we do not work with and chose to answer anyway.
+    elsewhere_ok: bool = False
     campaign: str | None = None
     campaign_version: int | None = None
     question: str | None = None
@@ -48,8 +54,12 @@ class ConversationState:
     answers: dict[str, Any] = field(default_factory=dict)
     # Options toggled so far on a multiple-choice question.
     selection: tuple[str, ...] = ()
+    # The person's own words on a choice question, kept with the options they then tick.
+    comment: dict[str, Any] | None = None
     invalid_count: int = 0
     pending: Pending | None = None
+    # A profile change in progress (/profile): "menu", or the onboarding step asked again.
+    profile_edit: str | None = None
     completed: tuple[str, ...] = ()
     # Campaigns the participant chose to start from an invitation while busy with another.
     invited: tuple[str, ...] = ()

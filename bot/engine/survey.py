@@ -71,6 +71,8 @@ class Question:
     show_if: Condition | None = None
     next: str | None = None
     max_length: int = 1000
+    # Why a required question cannot be skipped, said to whoever tries.
+    why: Text | None = None
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)

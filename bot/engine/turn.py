@@ -11,8 +11,9 @@ from typing import Any
 from bot.engine import texts
 from bot.engine.campaigns import ALWAYS, Window
 from bot.engine.community import Community
-from bot.engine.matching import match_options
+from bot.engine.matching import ChoiceReading, read_choice
 from bot.engine.messages import AnswerRecord, Choice, Event, EventType, Inbound, Outbound
+from bot.engine.safeguarding import Lexicon
 from bot.engine.state import ConversationState, Phase
 from bot.engine.survey import LANGUAGES, Option, Question, Survey, Text
 from bot.engine.texts import Catalog
@@ -33,6 +34,8 @@ class Context:
 
     def window(self, campaign_id: str) -> Window:
         return self.windows.get(campaign_id, ALWAYS)
+    # Disclosure detection; None only where no free text is read (some tools and tests).
+    lexicon: Lexicon | None = None
 
 
 class TurnBase(ABC):
@@ -76,18 +79,35 @@ class TurnBase(ABC):
         self.update(language=language)
         return True
 
+    def or_list(self, labels: Sequence[str]) -> str:
+        """'A', 'A or B', 'A, B or C' in the conversation's language."""
+        if len(labels) < 2:
+            return "".join(labels)
+        return self.tr(texts.OR_LIST, first=", ".join(labels[:-1]), last=labels[-1])
+
+    def council(self) -> str:
+        """The council that hears this participant, as their city calls it."""
+        city = self.ctx.community.city(self.state.city)
+        return city.council.in_(self.lang) if city else self.tr(texts.NO_COUNCIL)
+
+    def campaign_text(self, text: Text) -> str:
+        """A campaign's own text, with {council} naming the participant's council."""
+        return text.in_(self.lang).replace("{council}", self.council())
+
+    def quoted(self, label: str) -> str:
+        return self.tr(texts.QUOTED, label=label)
+
     def privacy_notice(self) -> str:
         return self.tr(texts.PRIVACY, contact=self.ctx.community.privacy_contact)
 
-    def matching(self, text: str, options: Sequence[Option]) -> list[str]:
-        """Options a typed answer names: labels and synonyms first, then what the NLU recognised."""
-        matched = match_options(text, options)
+    def reading(self, text: str, options: Sequence[Option]) -> ChoiceReading:
+        """What a typed answer says of the options: labels and synonyms first, then what the NLU
+        recognised in it."""
+        reading = read_choice(text, options)
         understanding = self.inbound.understanding
-        if matched or understanding is None:
-            return matched
-        for entity in understanding.entities:
-            matched += [o for o in match_options(entity.value, options) if o not in matched]
-        return matched
+        if reading.chosen or reading.negated or understanding is None or not understanding.entities:
+            return reading
+        return read_choice(" ".join(e.value for e in understanding.entities), options)
 
     def reject(self, reason: str, message: str) -> None:
         self.emit(EventType.INPUT_REJECTED, reason=reason)
@@ -138,6 +158,14 @@ class TurnBase(ABC):
         """The campaigns to offer this participant now, the one they asked for first."""
 
     @abstractmethod
+    def profile_menu(self) -> None:
+        """Show the profile and what can be changed."""
+
+    @abstractmethod
+    def ask_onboarding(self, first_time: bool = False) -> None:
+        """Ask the onboarding step the participant is on (or is changing from /profile)."""
+
+    @abstractmethod
     def next_campaign(self) -> None:
         """Start the next campaign open to the participant, or say there is none."""
 
@@ -152,6 +180,10 @@ class TurnBase(ABC):
     @abstractmethod
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:
         """Keep an answer (or a skip) to a campaign question."""
+
+    @abstractmethod
+    def carry_on(self, yes: bool) -> None:
+        """After a disclosure: back to the questions, or leave them for later."""
 
     @abstractmethod
     def advance(self, question: Question, goto: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -89,11 +90,8 @@ class Deployment:
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     clock = [utc(2026, 3, 28, 12, 0)]
     config = write_deployment(tmp_path, seeds=False)
-    text = config.read_text(encoding="utf-8").replace(
-        "partners:\n  - id: maison-des-jeunes\n    name: Maison des Jeunes de la Croix-Rousse\n"
-        "    cities: [lyon]",
-        "partners:\n  - id: maison-des-jeunes\n    name: Maison des Jeunes de la Croix-Rousse\n"
-        "    cities: [lyon, montreal]")
+    text = re.sub(r"(partners:\n(?:  #.*\n)*  - id: maison-des-jeunes\n    name: .*\n)    cities: \[lyon\]",
+                  r"\1    cities: [lyon, montreal]", config.read_text(encoding="utf-8"))
     config.write_text(text, encoding="utf-8")
     app = build_app(config, f"sqlite:///{tmp_path / 'yv.db'}", clock=lambda: clock[0])
     seed_participants(app.sessions, 3, city="lyon")

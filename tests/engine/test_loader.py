@@ -85,3 +85,46 @@ def test_any_text_either_loads_or_raises_survey_error(text: str) -> None:
     except SurveyError as exc:
         assert exc.problems
         assert all(p.file == "fuzz.yml" and p.message for p in exc.problems)
+
+
+REQUIRED = """\
+schema: 1
+id: required-test
+version: 1
+title: {fr: Test, en: Test}
+intro: {fr: "INTRO_FR", en: "INTRO_EN"}
+closing: {fr: Merci, en: Thanks}
+questions:
+  - id: idea
+    type: text
+    required: true
+WHY
+    text: {fr: "Une idée ?", en: "An idea?"}
+"""
+WHY = "    why: {fr: Sans réponse la mairie ne peut rien faire, en: The council can do nothing without it}"
+
+
+def required_survey(intro_fr: str, intro_en: str, why: str) -> str:
+    return (REQUIRED.replace("INTRO_FR", intro_fr).replace("INTRO_EN", intro_en)
+            .replace("WHY\n", why + "\n" if why else ""))
+
+
+def test_a_required_question_says_why() -> None:
+    with pytest.raises(SurveyError) as caught:
+        load_survey(required_survey("Deux minutes.", "Two minutes.", ""), "required.yml")
+    assert [(p.line, p.field) for p in caught.value.problems] == [(10, "question 1 › required")]
+    assert "needs `why`" in caught.value.problems[0].message
+    survey = load_survey(required_survey("Deux minutes.", "Two minutes.", WHY), "required.yml")
+    assert survey.questions[0].why is not None
+
+
+@pytest.mark.parametrize(("intro_fr", "intro_en", "field"), [
+    ("Tu peux passer une question quand tu veux.", "Two minutes.", "intro › fr"),
+    ("Deux minutes.", "You can skip any question.", "intro › en"),
+])
+def test_the_intro_does_not_promise_a_skip_the_campaign_denies(intro_fr: str, intro_en: str,
+                                                               field: str) -> None:
+    with pytest.raises(SurveyError) as caught:
+        load_survey(required_survey(intro_fr, intro_en, WHY), "required.yml")
+    assert [(p.line, p.field) for p in caught.value.problems] == [(5, field)]
+    assert "idea cannot" in caught.value.problems[0].message

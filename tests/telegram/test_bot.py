@@ -16,8 +16,9 @@ from telegram import Bot, Update
 
 from bot import service as service_module
 from bot.app import App, build_app
-from bot.channels.spool import Spool
+from bot.channels.spool import Kept, Spool
 from bot.channels.telegram import Delivery, TelegramChannel, build_application
+from bot.channels.telegram_intake import Webhook, serving
 from bot.engine.conversation import Context, step
 from bot.engine.messages import Inbound, Step
 from bot.engine.state import ConversationState
@@ -31,12 +32,11 @@ from tests.support.telegram import (
     Mode,
     TelegramUser,
     free_port,
-    running,
 )
 
 pytestmark = pytest.mark.telegram
 ROOT = Path(__file__).resolve().parents[2]
-FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2, redeliver_every=0.1)
+FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2, tick=0.1)
 
 
 @dataclass
@@ -62,6 +62,11 @@ class Harness:
         with self.app.sessions() as session:
             return list(session.scalars(select(PendingReply.attempts)).all())
 
+    async def take(self, update: Update) -> None:
+        """An update handed to the bot directly, as if Telegram had sent it."""
+        async with self.channel.chats.chat(update.effective_chat.id if update.effective_chat else 0):
+            await self.channel.handle_update(update, self.application.bot)
+
     def answers(self, user: TelegramUser) -> dict[str, object]:
         with self.app.sessions() as session:
             rows = session.scalars(
@@ -81,16 +86,13 @@ async def youthvoice(bot: EmulatedBot, database: str, mode: Mode = "polling",
     channel = TelegramChannel(app.service, app.context.catalog, FAST,
                               Spool(spool) if spool is not None else None)
     application = build_application(channel, bot.token, base_url=bot.url)
+    webhook = None
+    if mode == "webhook":
+        port = port or free_port()
+        webhook = Webhook("127.0.0.1", port, "telegram", SECRET, f"http://127.0.0.1:{port}/telegram")
     try:
-        async with running(application, mode, port):
-            # run_polling and run_webhook call these hooks; the tests drive the parts themselves.
-            assert application.post_init and application.post_stop and application.post_shutdown
-            await application.post_init(application)
-            try:
-                yield Harness(app, application, bot, channel)
-            finally:
-                await application.post_stop(application)
-        await application.post_shutdown(application)
+        async with serving(application, channel, webhook, poll_timeout=1):
+            yield Harness(app, application, bot, channel)
     finally:
         app.close()
 
@@ -257,8 +259,9 @@ async def test_a_forged_or_stale_button_changes_nothing(telegram_bot: EmulatedBo
                     "from": user.as_telegram_user(), "message": question.raw},
             }, bot.application.bot)
             before = await chat.latest()
-            await bot.application.process_update(forged)
-            await chat.expect(before, "Here is where we are" if update_id == 0 else "could not read")
+            await bot.take(forged)
+            said = await chat.expect(before, "Here is where we are" if update_id == 0 else "could not read")
+            await chat.expect(said.message_id, "What gets in your way")
         assert bot.answers(user) == {"getting_around": ["walk"]}
         await chat.toggle("The cost")
         await chat.press("Done ✔", "during the day")
@@ -272,8 +275,8 @@ async def test_commands_are_registered_in_french_and_english(telegram_bot: Emula
         french = {c.command: c.description for c in await api.get_my_commands(language_code="fr")}
         english = {c.command: c.description for c in await api.get_my_commands(language_code="en")}
         default = await api.get_my_commands()
-    assert set(french) == set(english) == {"start", "help", "language", "mydata", "privacy", "stop",
-                                           "delete"}
+    assert set(french) == set(english) == {"start", "help", "language", "profile", "mydata",
+                                           "privacy", "stop", "delete"}
     assert french["delete"] == "Effacer tout ce qui te concerne"
     assert english["delete"] == "Erase everything about you"
     assert [c.description for c in default] == list(french.values())
@@ -302,7 +305,7 @@ async def test_what_the_bot_cannot_read_gets_a_polite_reply(telegram_bot: Emulat
                 "from": user.as_telegram_user()},
         }, bot.application.bot)
         before = await chat.latest()
-        await bot.application.process_update(edited)
+        await bot.take(edited)
         await chat.expect(before, "I can't take edited messages into account")
         group = Update.de_json({
             "update_id": 900_002,
@@ -311,7 +314,7 @@ async def test_what_the_bot_cannot_read_gets_a_polite_reply(telegram_bot: Emulat
                 "chat": {"id": -100_555, "type": "supergroup", "title": "Class 3B"},
                 "from": user.as_telegram_user()},
         }, bot.application.bot)
-        await bot.application.process_update(group)
+        await bot.take(group)
         assert await telegram_bot.sent_messages(-100_555) == []
         assert bot.count(Participant) == 1
 
@@ -464,8 +467,10 @@ async def test_an_update_that_fails_for_a_bug_is_answered_and_never_retried(
         # Kept on disk during an outage, the same update must not block the chat's later ones.
         spool = bot.channel.spool
         assert spool is not None
-        spool.keep(900_001, user.chat_id, text_update(900_001, user, "boom"))
-        spool.keep(900_002, user.chat_id, text_update(900_002, user, "/help"))
+        spool.keep([Kept(900_001, user.chat_id, text_update(900_001, user, "boom")),
+                    Kept(900_002, user.chat_id, text_update(900_002, user, "/help"))])
+        spool.stall(900_001)
+        spool.stall(900_002)
         after = await chat.latest()
         assert await bot.channel.replay(bot.application.bot) == 1
         await chat.expect(after, "I ask you short questions")

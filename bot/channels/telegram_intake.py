@@ -1,0 +1,202 @@
+"""How updates come in from Telegram: acknowledged only once they are safe.
+
+Telegram forgets an update once it is acknowledged: by a later getUpdates whose offset is above it
+(long polling), or by a 2xx answer to its webhook request. python-telegram-bot's Updater and webhook
+server acknowledge as soon as the update is in memory, before any handler has stored it, so a crash in
+between loses it for good. This module owns both loops instead (keeping PTB's Bot and types):
+
+- Long polling: each batch is written to the spool in one write, flushed to disk, before the next
+  getUpdates confirms it; its turns then run while the next batch is fetched. Without a spool (or
+  if the disk refuses), the batch is confirmed only once every turn in it is stored.
+- Webhook: the answer waits for the turn to be stored (or kept in the spool while the database is
+  down); anything else answers 500 and Telegram sends the update again.
+
+After a crash at any moment an update is either stored, on disk (replayed at start-up, oldest
+first) or still with Telegram (sent again); handled-message marks make a repeat harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import Conflict, NetworkError, TelegramError
+from telegram.ext import Application, ExtBot
+
+from bot.channels.spool import Kept
+from bot.channels.telegram import Handled, TelegramChannel
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram holds a long poll open up to this long when there is nothing to hand out.
+POLL_TIMEOUT = 25
+# Beyond the long poll itself, how long to wait for Telegram's answer.
+POLL_READ_MARGIN = 10.0
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class Webhook:
+    listen: str
+    port: int
+    path: str
+    secret: str | None
+    # The public address to register with Telegram; None when another worker registers it.
+    url: str | None = None
+
+
+class Intake:
+    def __init__(self, channel: TelegramChannel, bot: ExtBot[Any], *,
+                 poll_timeout: int = POLL_TIMEOUT) -> None:
+        self.channel = channel
+        self.bot = bot
+        self.poll_timeout = poll_timeout
+        self._turns: set[asyncio.Task[None]] = set()
+
+    async def take(self, update: Update, *, in_spool: bool) -> Handled:
+        """Handle one update in its chat's order; returns once its turn is stored or kept."""
+        chat = update.effective_chat
+        if chat is None:
+            return await self.channel.handle_update(update, self.bot, in_spool=in_spool)
+        async with self.channel.chats.chat(chat.id):
+            return await self.channel.handle_update(update, self.bot, in_spool=in_spool)
+
+    async def _take_polled(self, update: Update, in_spool: bool) -> None:
+        try:
+            handled = await self.take(update, in_spool=in_spool)
+        except Exception:
+            log.exception("update %s could not be handled", update.update_id)
+            handled = Handled.LOST
+        spool = self.channel.spool
+        if handled is Handled.LOST and update.effective_chat is not None:
+            # Confirmed without a copy on disk (the disk refused it): ask for the message again.
+            user = update.effective_user
+            self.channel.refuse(update, update.effective_chat.id, user.language_code if user else None,
+                                self.bot)
+        if in_spool and spool is not None and handled is not Handled.KEPT:
+            spool.done(update.update_id)
+
+    async def poll(self) -> None:
+        """Long polling until cancelled; each batch is on disk before the next call confirms it."""
+        offset = 0
+        backoff = 1.0
+        spool = self.channel.spool
+        try:
+            while True:
+                try:
+                    updates = await self.bot.get_updates(
+                        offset=offset, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
+                        read_timeout=POLL_READ_MARGIN)
+                except (NetworkError, Conflict) as exc:
+                    # Conflict: another poller on the same token (a worker still stopping).
+                    log.warning("getUpdates failed (%s): trying again in %.0f s", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                backoff = 1.0
+                if not updates:
+                    continue
+                kept = spool is not None and await asyncio.to_thread(spool.keep, self._as_sent(updates))
+                turns = [self._spawn(self._take_polled(u, kept)) for u in updates]
+                if not kept:
+                    # No copy on disk: confirm only once every turn of the batch is stored.
+                    await asyncio.wait(turns)
+                offset = updates[-1].update_id + 1
+        finally:
+            if offset:
+                await self._confirm(offset)
+
+    def _as_sent(self, updates: tuple[Update, ...]) -> list[Kept]:
+        """The updates as Telegram sent them (cheaper than serialising the parsed ones again)."""
+        polling = self.channel.polling
+        sent = json.loads(polling.last_body)["result"] if polling is not None else None
+        if not isinstance(sent, list) or len(sent) != len(updates):
+            sent = [update.to_dict() for update in updates]
+        return [Kept(u.update_id, u.effective_chat.id if u.effective_chat else 0, data)
+                for u, data in zip(updates, sent, strict=True)]
+
+    async def _confirm(self, offset: int) -> None:
+        """On the way out: let the turns under way be stored, then confirm what was fetched."""
+        if self._turns:
+            await asyncio.wait(self._turns, timeout=self.channel.delivery.drain)
+        with contextlib.suppress(TelegramError, asyncio.CancelledError):
+            await self.bot.get_updates(offset=offset, limit=1, timeout=0)
+
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+        return task
+
+    def webhook(self, path: str, secret: str | None) -> web.Application:
+        """The webhook endpoint: answers 200 only once the update is stored or kept on disk."""
+
+        async def receive(request: web.Request) -> web.Response:
+            if secret is not None and request.headers.get(SECRET_HEADER) != secret:
+                return web.Response(status=403)
+            try:
+                update = Update.de_json(await request.json(), self.bot)
+            except Exception:
+                # Not an update Telegram would send: sending it again cannot help.
+                log.warning("webhook request that is not an update: ignored")
+                return web.Response(status=400)
+            handled = await self.take(update, in_spool=False)
+            return web.Response(status=500 if handled is Handled.LOST else 200)
+
+        app = web.Application()
+        app.router.add_post(f"/{path.strip('/')}", receive)
+        return app
+
+
+@contextlib.asynccontextmanager
+async def serving(application: Application[Any, Any, Any, Any, Any, Any], channel: TelegramChannel,
+                  webhook: Webhook | None = None, *, poll_timeout: int = POLL_TIMEOUT,
+                  ) -> AsyncIterator[Intake]:
+    """The bot running (polling, or behind ``webhook``) for the duration of the block."""
+    async with application:
+        bot = application.bot
+        intake = Intake(channel, bot, poll_timeout=poll_timeout)
+        await channel.start(bot)
+        runner: web.AppRunner | None = None
+        poller: asyncio.Task[None] | None = None
+        try:
+            if webhook is not None:
+                runner = web.AppRunner(intake.webhook(webhook.path, webhook.secret), access_log=None)
+                await runner.setup()
+                await web.TCPSite(runner, webhook.listen, webhook.port).start()
+                if webhook.url is not None:
+                    await bot.set_webhook(webhook.url, secret_token=webhook.secret,
+                                          allowed_updates=Update.ALL_TYPES)
+            else:
+                await bot.delete_webhook()
+                poller = asyncio.create_task(intake.poll())
+            yield intake
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            if runner is not None:
+                await runner.cleanup()
+            await channel.stop()
+
+
+async def serve(application: Application[Any, Any, Any, Any, Any, Any], channel: TelegramChannel,
+                webhook: Webhook | None = None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with serving(application, channel, webhook):
+        log.info("serving Telegram by %s", "webhook" if webhook else "long polling")
+        await stop.wait()
