@@ -123,7 +123,7 @@ class AlertDispatcher:
             await send_chat("telegram", delivery.address, body)
             return f"alert delivered to Telegram chat {delivery.address}"
         if self.mailer is None:
-            raise RuntimeError("no SMTP server configured (SMTP_HOST)")
+            raise RuntimeError("no SMTP server configured (email.smtp in config.yml)")
         await asyncio.to_thread(self.mailer.send, delivery.address, subject, body)
         return f"alert delivered to {delivery.address}"
 

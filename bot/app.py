@@ -64,12 +64,21 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
                                   understand=understand, new_id=new_id,
                                   alert_routing=routing(community, safeguarding_contacts(config)),
                                   retention=timedelta(days=config.retention.free_text_days),
+                                  cooldown=timedelta(hours=config.consent.cooldown_hours),
+                                  pseudonym_key=pseudonym_key(os.environ if env is None else env),
                                   catalogue=catalogue)
     context = service.refresh_campaigns()
     alerts = AlertDispatcher(sessions, context.community, catalog, clock,
-                             Mailer.from_env(os.environ if env is None else env),
+                             Mailer.from_config(config.email, os.environ if env is None else env),
                              config.default_language)
     return App(config, engine, sessions, context, service, catalogue, alerts)
+
+
+def pseudonym_key(env: Mapping[str, str]) -> bytes | None:
+    """YOUTHVOICE_PSEUDONYM_KEY: keys the hashes of turned-away chats. Without it each process
+    makes its own, and a cool-down ends when the bot restarts."""
+    key = env.get("YOUTHVOICE_PSEUDONYM_KEY")
+    return key.encode() if key else None
 
 
 def safeguarding_contacts(config: AppConfig) -> dict[str, list[Destination]]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -43,6 +43,8 @@ class Bilingual(_Model):
 class NeighbourhoodConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # What people call it besides its name ("la Guill", "NDG"): typed answers and the NLU know them.
+    aliases: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = []
 
 
 CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
@@ -323,7 +325,8 @@ class AppConfig(_Model):
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods),
+                City(c.id, c.name.text(),
+                     tuple(Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods),
                      council=c.council.text(), country=c.country)
                 for c in self.cities
             ),
@@ -340,6 +343,7 @@ class AppConfig(_Model):
             countries=tuple(Country(code, c.digital_consent_age, c.emergency)
                             for code, c in sorted(self.countries.items())),
             partners=tuple(Partner(p.id, p.name, tuple(p.cities)) for p in self.partners),
+            under_age=self.consent.under_age,
         )
 
 

@@ -496,7 +496,7 @@ class TelegramChannel:
             if channel != CHANNEL:
                 raise RuntimeError(f"cannot deliver on channel {channel!r} from Telegram")
             try:
-                await bot.send_message(int(address), text)
+                await bot.send_message(int(address), text, rate_limit_args=Priority.ALERT)
             except Forbidden as exc:
                 raise Unreachable(str(exc)) from exc
 
