@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -41,6 +41,8 @@ class Bilingual(_Model):
 class NeighbourhoodConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # What people call it besides its name ("la Guill", "NDG"): typed answers and the NLU know them.
+    aliases: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = []
 
 
 COUNTRY = r"^[A-Z]{2}$"
@@ -270,7 +272,8 @@ class AppConfig(_Model):
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods),
+                City(c.id, c.name.text(),
+                     tuple(Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods),
                      council=c.council.text(), country=c.country)
                 for c in self.cities
             ),

@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine.conversation import Context, step
+from bot.engine.language import LanguageTurn
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
 from bot.engine.redaction import scrub
 from bot.engine.state import ConversationState, Phase
@@ -40,8 +41,9 @@ MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-# (conversation language, interface language, text) -> language for this message, or None to keep.
-LanguageChooser = Callable[[str | None, str | None, str], str | None]
+# (conversation language, interface language, text, evidence so far, choice already offered)
+# -> the reply language for this message and the evidence to keep.
+LanguageChooser = Callable[[str | None, str | None, str, tuple[float, float], bool], LanguageTurn]
 
 
 class Understand(Protocol):
@@ -167,6 +169,19 @@ class ConversationService:
         raise StorageUnavailableError(
             f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 
+    def _language(self, state: ConversationState, interface_language: str | None,
+                  inbound: Inbound) -> Inbound:
+        """The inbound message with the reply language decided; a chosen language is never touched."""
+        if state.language_locked:
+            return inbound
+        text = inbound.text if inbound.kind is InboundKind.TEXT else ""
+        decided = self.choose_language(state.language, interface_language, text,
+                                       state.language_evidence, state.language_offered)
+        # Only what people write is evidence: buttons and commands leave it as it was.
+        return replace(inbound, language=decided.decision.language,
+                       language_evidence=decided.evidence if text else None,
+                       offer_language=decided.ask)
+
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
         now = self.clock()
@@ -177,14 +192,12 @@ class ConversationService:
                                                                  now):
                 return Turn((), duplicate=True)
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
-            language = None if state.language_locked else self.choose_language(
-                state.language, interface_language,
-                inbound.text if inbound.kind is InboundKind.TEXT else "")
             turned_away = stored is None and self.cooldown > timedelta(0) and (
                 alerts_repo.turned_away_until(session, self.chat_key(channel, external_id), now)
                 is not None)
-            result = step(self.context, state, replace(inbound, language=language, now=now,
-                                                       turned_away=turned_away))
+            result = step(self.context, state, replace(
+                self._language(state, interface_language, inbound), now=now,
+                turned_away=turned_away))
             if known is None and _reads_only(result):
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
@@ -239,7 +252,7 @@ class ConversationService:
                 skipped=answer.skipped,
                 language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
                 topic_confidence=answer.topic_confidence,
-                understanding_pending=answer.understanding_pending,
+                understanding_pending=answer.understanding_pending, mentions=answer.mentions,
             ))
         extra: list[Outbound] = []
         for event in result.events:

@@ -146,6 +146,8 @@ class Answer(Base):
     topic: Mapped[str | None] = mapped_column(String)
     topic_confidence: Mapped[float | None] = mapped_column(Double)
     understanding_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Places and transport lines the NLU found in a typed answer: [[entity, value], ...].
+    mentions: Mapped[list[list[str]] | None] = mapped_column(JSON)
     age_band: Mapped[str | None] = mapped_column(String)
     city: Mapped[str | None] = mapped_column(String)
     neighbourhood: Mapped[str | None] = mapped_column(String)

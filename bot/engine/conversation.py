@@ -30,6 +30,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
         self.apply_language(self.inbound.language)
+        if self.inbound.language_evidence is not None:
+            self.update(language_evidence=self.inbound.language_evidence)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
         if self.inbound.turned_away and self.state.phase is Phase.NEW:
@@ -51,6 +53,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
                                  "previous answer, send /back."))
         else:
             self.unsupported()
+        if self.inbound.offer_language:
+            self.offer_language()
         return self.result()
 
     def result(self) -> Step:
@@ -71,7 +75,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             return
         parts = payload.parts
         if payload.scope == callbacks.LANGUAGE:
-            if self.state.pending is Pending.LANGUAGE or self.state.language is None:
+            if (self.state.pending is Pending.LANGUAGE or self.state.language is None
+                    or (self.state.language_offered and not self.state.language_locked)):
                 self.choose_language(parts[0])
                 return
         elif payload.scope == callbacks.CONFIRM:

@@ -13,7 +13,7 @@ from bot.engine.messages import AnswerRecord, Choice, EventType
 from bot.engine.state import Phase
 from bot.engine.survey import END, Option, Question, QuestionType, Survey
 from bot.engine.turn import TurnBase
-from bot.engine.understanding import topic_of
+from bot.engine.understanding import mentions_of, topic_of
 
 # From this many words, a typed answer to a multiple-choice question is a sentence: kept as it is.
 SENTENCE_WORDS = 4
@@ -330,7 +330,8 @@ class Questionnaire(TurnBase):
             return
         topic, confidence = topic_of(self.inbound.understanding)
         self.record(question, {"text": answer}, text=answer, topic=topic,
-                    topic_confidence=confidence, understanding_pending=not self.inbound.understood)
+                    topic_confidence=confidence, understanding_pending=not self.inbound.understood,
+                    mentions=mentions_of(self.inbound.understanding))
         self.advance(question, None)
 
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:

@@ -39,6 +39,10 @@ class ConversationState:
     language: str | None = None
     # Chosen with /language: from then on, the language a message is written in does not switch it.
     language_locked: bool = False
+    # Decaying weights of the French and the English read in this person's messages so far.
+    language_evidence: tuple[float, float] = (0.0, 0.0)
+    # The person was offered the choice of language because their messages pulled both ways.
+    language_offered: bool = False
     phase: Phase = Phase.NEW
     age_band: str | None = None
     city: str | None = None
@@ -81,6 +85,7 @@ class ConversationState:
         data["history"] = list(self.history)
         data["selection"] = list(self.selection)
         data["completed"] = list(self.completed)
+        data["language_evidence"] = list(self.language_evidence)
         data["phase"] = self.phase.value
         data["pending"] = self.pending.value if self.pending else None
         data["v"] = STATE_VERSION
@@ -95,4 +100,7 @@ class ConversationState:
         fields["pending"] = Pending(fields["pending"]) if fields.get("pending") else None
         for name in ("history", "selection", "completed"):
             fields[name] = tuple(fields.get(name) or ())
+        # States saved before evidence was kept have none.
+        french, english = fields.get("language_evidence") or (0.0, 0.0)
+        fields["language_evidence"] = (float(french), float(english))
         return cls(**fields)

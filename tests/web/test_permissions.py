@@ -29,8 +29,17 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/preview"): {"partner"},
+    ("GET", "/alerts"): {"safeguarding"},
+    ("GET", "/alerts/{ref}"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/close"): {"safeguarding"},
+    ("GET", "/council"): {"council"},
+    ("GET", "/council/digests/{delivery_id:int}"): {"council"},
+    ("GET", "/council/digests/{delivery_id:int}/content"): {"council"},
+    ("GET", "/council/results/{campaign_id}"): {"council"},
 }
-SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1"}
+SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1", "{ref}": "SG-NONE",
+          "{delivery_id:int}": "1", "{campaign_id}": "my-city"}
 
 
 def routes(site: Site) -> list[tuple[str, str]]:
