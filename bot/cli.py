@@ -11,13 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot import campaign_cli
 from bot.app import DEFAULT_CONFIG, build_app, digest_service
+from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
 from bot.staff import Staff, UnknownAlertError
@@ -56,14 +58,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if getattr(args, "func", None) is cmd_chat and not args.verbose:
+        # The terminal is the chat: log lines go to a file, never between the bot's messages.
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=logging.WARNING, format=log_format, filename=args.log_file)
+    else:
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format=log_format)
     try:
         handler = getattr(args, "func", None) or args.handler
         return int(handler(args))
     except (ConfigError, SurveyError, CatalogMissingError, PeriodError, UnknownCouncilError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
+    except campaign_cli.Refused as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -84,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="your interface language (default: from LANG)")
     chat.add_argument("--no-nlu", action="store_true",
                       help="do not start the NLU server even if it is set up")
+    chat.add_argument("--log-file", type=Path, default=Path("var/chat.log"),
+                      help="where warnings go while chatting (default: var/chat.log; with -v: "
+                           "the terminal's standard error)")
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
@@ -103,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
-    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
-    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
+    campaign_cli.register(campaign_actions)
 
     nlu_commands = nlu_cli.register(commands)
     backfill_cmd = nlu_commands.add_parser(
@@ -207,7 +222,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
                                   alerts=app.alerts)
-        application = build_application(channel, secrets.telegram_token,
+        # Every worker takes part in sending campaign invitations, under the token's one budget.
+        planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
+        token = secrets.telegram_token
+        budget = campaign_cli.shared_budget(app, token)
+        channel.companions.append(lambda _bot: campaign_cli.broadcast_forever(
+            app, planner, token, secrets.telegram_api_url, budget))
+        application = build_application(channel, secrets.telegram_token, budget=budget,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
             if args.webhook else None
@@ -223,10 +244,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:
+    # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
+    community = load_config(args.config).community() if args.config.exists() else None
     failed = 0
     for path in args.files:
         try:
-            survey = read_survey(path)
+            survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
             for problem in exc.problems:

@@ -1,4 +1,4 @@
-"""Sending e-mail through the deployment's SMTP server (settings from the environment)."""
+"""Sending safeguarding alerts by e-mail through the deployment's SMTP server (config.yml's `email`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+
+from bot.config import EmailConfig
 
 
 @dataclass(frozen=True)
@@ -15,19 +17,20 @@ class Mailer:
     sender: str = "youthvoice@localhost"
     user: str | None = None
     password: str | None = None
-    starttls: bool = False
+    # "starttls", "ssl" or "none", as in config.yml's email.smtp.
+    security: str = "none"
     timeout: float = 10.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Mailer | None:
-        """SMTP_HOST, SMTP_PORT, SMTP_FROM, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS; None without a host."""
-        host = env.get("SMTP_HOST")
-        if not host:
+    def from_config(cls, email: EmailConfig, env: Mapping[str, str]) -> Mailer | None:
+        """The server of config.yml's `email.smtp` (credentials SMTP_USERNAME and SMTP_PASSWORD from
+        the environment); None when no server is configured."""
+        smtp = email.smtp
+        if smtp is None:
             return None
-        return cls(host=host, port=int(env.get("SMTP_PORT") or 25),
-                   sender=env.get("SMTP_FROM") or "youthvoice@localhost",
-                   user=env.get("SMTP_USER") or None, password=env.get("SMTP_PASSWORD") or None,
-                   starttls=(env.get("SMTP_STARTTLS") or "").lower() in {"1", "true", "yes"})
+        return cls(host=smtp.host, port=smtp.port, sender=email.sender,
+                   user=env.get("SMTP_USERNAME") or None, password=env.get("SMTP_PASSWORD") or None,
+                   security=smtp.security, timeout=smtp.timeout)
 
     def send(self, to: str, subject: str, body: str) -> None:
         """Raises OSError or smtplib.SMTPException when the server cannot take it: the caller retries."""
@@ -36,8 +39,9 @@ class Mailer:
         message["To"] = to
         message["Subject"] = subject
         message.set_content(body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
+        connect = smtplib.SMTP_SSL if self.security == "ssl" else smtplib.SMTP
+        with connect(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.security == "starttls":
                 smtp.starttls()
             if self.user and self.password:
                 smtp.login(self.user, self.password)

@@ -143,7 +143,9 @@ def topic_counts(session: Session, city: str, start: datetime,
                  end: datetime) -> dict[tuple[QuestionKey, str | None], int]:
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.topic, func.count())
-        .where(*_in_period(city, start, end), Answer.text.is_not(None), Answer.skipped.is_(False))
+        # Past the retention period only the scrubbed text remains: still a free-text answer.
+        .where(*_in_period(city, start, end),
+               func.coalesce(Answer.text, Answer.scrubbed_text).is_not(None), Answer.skipped.is_(False))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.topic))
     return {((campaign_id, question_id), topic): count for campaign_id, question_id, topic, count in rows}
 

@@ -445,6 +445,7 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "topic": answer.topic,
         "topic_confidence": answer.topic_confidence,
         "understanding_pending": answer.understanding_pending,
+        "mentions": [list(pair) for pair in answer.mentions] or None,
     }
 
     def build(dialect: str) -> Executable:
@@ -514,15 +515,17 @@ def answers_pending_understanding(session: Session, limit: int) -> list[Answer]:
     )
 
 
-def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None) -> bool:
-    """Tag an answer with its topic and take it off the pending queue.
+def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None,
+                     mentions: Sequence[tuple[str, str]] = ()) -> bool:
+    """Tag an answer with its topic and what it mentions, and take it off the pending queue.
 
     False when the answer no longer exists (its author erased their data meanwhile).
     """
     updated = session.execute(
         update(Answer)
         .where(Answer.id == answer_id)
-        .values(topic=topic, topic_confidence=confidence, understanding_pending=False)
+        .values(topic=topic, topic_confidence=confidence, understanding_pending=False,
+                mentions=[list(pair) for pair in mentions] or None)
         .returning(Answer.id)
     ).first()
     return updated is not None

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
-from web import admin, auth, home
+from web import admin, auth, council, home, partner, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.settings import WebSettings
@@ -66,6 +66,9 @@ def create_app(console: Console) -> Starlette:
         *home.ROUTES,
         *auth.ROUTES,
         *admin.ROUTES,
+        *partner.ROUTES,
+        *safeguarding.ROUTES,
+        *council.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     application = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],

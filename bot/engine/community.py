@@ -16,6 +16,7 @@ OTHER_CITY = "other"
 class Place:
     id: str
     name: Text
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ class Community:
     helplines: tuple[Helpline, ...] = ()
     countries: tuple[Country, ...] = ()
     partners: tuple[Partner, ...] = ()
+    # Under the consent age: "guardian" (the young person confirms a parent or guardian agreed)
+    # or "decline" (turned away politely, nothing kept).
+    under_age: str = "guardian"
+
+    def consent_age(self, city: City | None) -> int:
+        """The age of digital consent where a city is (the default one when not known)."""
+        country = self.country(city)
+        return country.digital_consent_age if country else self.digital_consent_age
+
+    def consent_age_range(self) -> tuple[int, int]:
+        """The lowest and highest consent ages among the cities served and elsewhere."""
+        ages = {self.consent_age(c) for c in self.cities} | {self.digital_consent_age}
+        return min(ages), max(ages)
 
     def country(self, city: City | None) -> Country | None:
         return next((c for c in self.countries if city is not None and c.code == city.country), None)

@@ -40,7 +40,7 @@ class Onboarding(Profile):
             return [Option("yes", self.both("Yes, go on"), YES_NO[0].synonyms),
                     Option("no", self.both("No thanks"), YES_NO[1].synonyms)]
         city = community.city(self.state.city)
-        places = [Option(p.id, p.name) for p in city.neighbourhoods] if city else []
+        places = [Option(p.id, p.name, p.aliases) for p in city.neighbourhoods] if city else []
         return [*places, Option(UNSAID, self.both("I'd rather not say"))]
 
     def option_label(self, option: Option) -> str:
@@ -69,7 +69,9 @@ class Onboarding(Profile):
             Phase.AGE: self.tr(texts.HOW_OLD if self.editing else "First, how old are you?"),
             Phase.PARENTAL: self.tr(
                 "Because you are under {age}, a parent or guardian needs to agree that you take "
-                "part. Has one of them agreed?", age=self.ctx.community.digital_consent_age),
+                "part. Has one of them agreed?",
+                age=self.state.consent_age or self.ctx.community.consent_age(
+                    self.ctx.community.city(self.state.city))),
             Phase.CONSENT: self.privacy_notice() + "\n\n" + self.tr(texts.CONSENT_QUESTION)
             if first_time else self.tr(texts.CONSENT_QUESTION_AGAIN),
             Phase.CITY: self.tr("Which city do you live in?"),
@@ -176,28 +178,51 @@ class Onboarding(Profile):
 
     def age_chosen(self, band_id: str) -> None:
         if band_id in {UNDER, OVER}:
-            self.emit(EventType.NOT_ELIGIBLE, reason="age", age=band_id)
+            # Only children are cooled down: someone too old is not at risk of trying again.
+            self.emit(EventType.NOT_ELIGIBLE, reason="age", age=band_id, cooldown=band_id == UNDER)
             self.say(self.tr("YouthVoice is for people aged {low} to {high}, so we can't ask you "
                              "our questions. We have kept nothing about you. Thanks for stopping by!",
                              low=self.ctx.community.min_age, high=self.ctx.community.max_age))
             self.state = ConversationState(language=self.state.language)
             return
-        old = self.ctx.community.band(self.state.age_band)
+        community = self.ctx.community
+        old = community.band(self.state.age_band)
         self.update(age_band=band_id)
-        band = self.ctx.community.band(band_id)
-        needs_parent = band is not None and band.min < self.ctx.community.digital_consent_age
+        band = community.band(band_id)
         if self.editing:
+            city = community.city(self.state.city)
+            needs_parent = band is not None and band.min < community.consent_age(city)
             self.emit(EventType.PROFILE_UPDATED, age_band=band_id)
             self.changed(texts.YOUR_AGE_BAND, old.id if old else "—", band_id)
-            parent_asked = old is not None and old.min < self.ctx.community.digital_consent_age
+            parent_asked = old is not None and old.min < community.consent_age(city)
             if needs_parent and not parent_asked:
                 self.edit(Phase.PARENTAL)
             else:
                 self.finish_edit()
-        elif needs_parent:
-            self.enter(Phase.PARENTAL)
-        else:
+            return
+        youngest = band.min if band is not None else community.min_age
+        low, high = community.consent_age_range()
+        if youngest >= high:
             self.enter(Phase.CONSENT)
+        elif youngest < low:
+            self.under_consent_age(low)
+        else:
+            # Old enough in some countries and not in others: where they live decides, so the
+            # city comes first (kept in the conversation only until they consent).
+            self.update(city_before_consent=True)
+            self.enter(Phase.CITY)
+
+    def under_consent_age(self, age: int) -> None:
+        """Under the age of digital consent: the partner's choice of path (config.yml)."""
+        if self.ctx.community.under_age == "decline":
+            self.emit(EventType.NOT_ELIGIBLE, reason="consent_age", cooldown=True)
+            self.say(self.tr("Because you are under {age}, we can't ask you our questions without "
+                             "a parent or guardian, and we don't collect that here. We have kept "
+                             "nothing about you. Thanks for stopping by!", age=age))
+            self.state = ConversationState(language=self.state.language)
+            return
+        self.update(consent_age=age)
+        self.enter(Phase.PARENTAL)
 
     def parental_chosen(self, value: str) -> None:
         if value != "yes":
@@ -224,13 +249,27 @@ class Onboarding(Profile):
                   notice_version=self.ctx.community.notice_version)
         self.emit(EventType.PROFILE_UPDATED, age_band=self.state.age_band,
                   language=self.state.language)
-        self.enter(Phase.CITY)
+        if self.state.city_before_consent:
+            self.update(city_before_consent=False)
+            self.emit(EventType.PROFILE_UPDATED, city=self.state.city, neighbourhood=None)
+            self.after_city(self.state.city or OTHER_CITY)
+        else:
+            self.enter(Phase.CITY)
 
     def city_chosen(self, city_id: str) -> None:
         old = self.state.city
         self.update(city=city_id, elsewhere_ok=False, neighbourhood=None)
-        self.emit(EventType.PROFILE_UPDATED, city=city_id, neighbourhood=None)
         city = self.ctx.community.city(city_id)
+        if self.state.city_before_consent and not self.editing:
+            # Nothing is stored before consent: the city waits in the conversation.
+            band = self.ctx.community.band(self.state.age_band)
+            age = self.ctx.community.consent_age(city)
+            if band is not None and band.min < age:
+                self.under_consent_age(age)
+            else:
+                self.enter(Phase.CONSENT)
+            return
+        self.emit(EventType.PROFILE_UPDATED, city=city_id, neighbourhood=None)
         if self.editing:
             self.changed(texts.YOUR_CITY, self.city_label(old), self.city_label(city_id))
             if city is not None:
@@ -241,7 +280,12 @@ class Onboarding(Profile):
                 self.edit(Phase.NEIGHBOURHOOD)
             else:
                 self.finish_edit()
-        elif city_id == OTHER_CITY:
+        else:
+            self.after_city(city_id)
+
+    def after_city(self, city_id: str) -> None:
+        city = self.ctx.community.city(city_id)
+        if city_id == OTHER_CITY:
             # No council hears a city we do not work with: they decide, knowing it.
             self.enter(Phase.ELSEWHERE)
         elif city is None or not city.neighbourhoods:

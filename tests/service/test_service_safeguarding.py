@@ -239,3 +239,43 @@ def test_mydata_says_when_a_message_went_to_staff(app: App) -> None:
 def test_asyncio_is_used_by_the_dispatcher_only_through_threads() -> None:
     # The dispatcher runs in the bot's event loop: database work must not block it.
     assert asyncio.iscoroutinefunction(AlertDispatcher.round)
+
+
+def test_the_decline_path_keeps_nothing_and_cools_the_chat_down(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text((ROOT / "config.yml").read_text(encoding="utf-8").replace(
+        "under_age: guardian", "under_age: decline"), encoding="utf-8")
+    (tmp_path / "surveys").symlink_to(ROOT / "surveys")
+    app = build_app(config, db_url, clock=Clock(), env={"YOUTHVOICE_PSEUDONYM_KEY": "k" * 32})
+    try:
+        channel = CollectingChannel(app.service, name="telegram")
+        channel.say("1313", "/start", "en")
+        channel.press("1313", "13-14", "en")
+        [declined] = channel.press("1313", "Lyon", "en").outbound
+        assert "Because you are under 15" in declined.text and "kept nothing" in declined.text
+        with app.engine.connect() as connection:
+            rows = {table.name: connection.execute(table.select()).all()
+                    for table in Base.metadata.sorted_tables}
+        assert rows["participants"] == [] and rows["channel_identities"] == []
+        [(key, _until)] = rows["turned_away"]
+        assert len(key) == 64 and "1313" not in key
+        [again] = channel.say("1313", "/start", "en").outbound
+        assert "too young" in again.text
+        # In Brussels (consent at 13) the same band takes part.
+        channel.say("1414", "/start", "en")
+        channel.press("1414", "13-14", "en")
+        assert "Do you agree" in channel.press("1414", "Brussels", "en").outbound[-1].text
+    finally:
+        app.close()
+
+
+async def test_logs_carry_no_message_text(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    channel = CollectingChannel(app.service, name="telegram")
+    onboard(channel, "2024")
+    channel.say("2024", "my stepdad hits me when he drinks", "en")
+    chats = Chats()
+    chats.down = True
+    await dispatcher(app).round(chats)
+    app.service.purge()
+    assert caplog.records and "stepdad" not in caplog.text and "drinks" not in caplog.text
