@@ -267,3 +267,15 @@ def test_the_decline_path_keeps_nothing_and_cools_the_chat_down(db_url: str, tmp
         assert "Do you agree" in channel.press("1414", "Brussels", "en").outbound[-1].text
     finally:
         app.close()
+
+
+async def test_logs_carry_no_message_text(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    channel = CollectingChannel(app.service, name="telegram")
+    onboard(channel, "2024")
+    channel.say("2024", "my stepdad hits me when he drinks", "en")
+    chats = Chats()
+    chats.down = True
+    await dispatcher(app).round(chats)
+    app.service.purge()
+    assert caplog.records and "stepdad" not in caplog.text and "drinks" not in caplog.text
