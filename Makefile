@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard bot/locale/*/LC_MESSAGES/youthvoice.po)) \
 	$(patsubst %.po,%.mo,$(wildcard web/locale/*/LC_MESSAGES/console.po))
 
-.PHONY: chat run web install test lint system-deps catalogs bench
+.PHONY: example-digest chat run web install test lint system-deps catalogs bench
 
 chat: install
 	$(BIN)/youthvoice chat
@@ -66,6 +66,13 @@ test: install system-deps lint
 
 bench: install
 	$(BIN)/python benchmarks/turn.py
+	$(BIN)/python benchmarks/digest.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
+	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python -m benchmarks.nlu_parse
+
+# The example digests in docs/digest-example (HTML, text, CSV, a screenshot), from generated answers.
+example-digest: install system-deps
+	$(BIN)/youthvoice digest example --out docs/digest-example
+	$(BIN)/python -m digests.screenshot docs/digest-example/digest-fr.html docs/digest-example/digest-fr.png

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot as TelegramApiBot
 
-from bot.campaigns import read_campaigns
-from bot.config import AppConfig, load_config
+from bot.alerts import AlertDispatcher, routing
+from bot.campaigns import LiveCatalogue, read_campaigns, seed_campaigns
+from bot.config import AppConfig, Secrets, load_config
 from bot.engine.conversation import Context
 from bot.i18n import GettextCatalog
 from bot.language import choose_language
+from bot.lexicon import load_lexicon
+from bot.mail import Mailer
 from bot.service import Clock, ConversationService, Understand, utc_now
+from digests.delivery import OutboxWriter, SmtpSender, TelegramBot
+from digests.service import DigestService
 from storage import db
 from storage import repositories as repo
+from storage.safeguarding import Destination
 
 DEFAULT_CONFIG = Path("config.yml")
 
@@ -30,6 +37,8 @@ class App:
     sessions: sessionmaker[Session]
     context: Context
     service: ConversationService
+    catalogue: LiveCatalogue
+    alerts: AlertDispatcher
 
     def close(self) -> None:
         self.engine.dispose()
@@ -37,24 +46,71 @@ class App:
 
 def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = None, *,
               clock: Clock = utc_now, understand: Understand | None = None,
-              new_id: Callable[[], str] = repo.new_participant_id) -> App:
+              new_id: Callable[[], str] = repo.new_participant_id,
+              env: Mapping[str, str] | None = None) -> App:
     """Read the configuration and campaigns, bring the database schema up to date, build the service."""
     config = load_config(config_path)
-    campaigns = read_campaigns(config.campaigns, config_path.parent)
+    community = config.community()
+    seeds = read_campaigns(config.campaigns, config_path.parent, community)
     catalog = GettextCatalog()
-    context = Context(community=config.community(), campaigns=campaigns, catalog=catalog)
     engine = db.make_engine(database_url or db.database_url())
     db.upgrade(engine)
     sessions = db.make_sessionmaker(engine)
-    register_campaigns(sessions, context, clock())
-    service = ConversationService(sessions, context, catalog, choose_language, clock=clock,
-                                  understand=understand, new_id=new_id)
-    return App(config, engine, sessions, context, service)
-
-
-def register_campaigns(sessions: sessionmaker[Session], context: Context, now: datetime) -> None:
-    """Keep each campaign version's definition beside its answers, so digests read answers right."""
     with sessions.begin() as session:
-        for survey in context.campaigns:
-            definition = dataclasses.asdict(survey)
-            repo.upsert_campaign(session, survey.id, survey.version, definition, survey.source_hash, now)
+        seed_campaigns(session, seeds, clock())
+    catalogue = LiveCatalogue(sessions, config)
+    start = Context(community=community, campaigns=(), catalog=catalog, lexicon=load_lexicon())
+    service = ConversationService(sessions, start, catalog, choose_language, clock=clock,
+                                  understand=understand, new_id=new_id,
+                                  alert_routing=routing(community, safeguarding_contacts(config)),
+                                  retention=timedelta(days=config.retention.free_text_days),
+                                  cooldown=timedelta(hours=config.consent.cooldown_hours),
+                                  pseudonym_key=pseudonym_key(os.environ if env is None else env),
+                                  catalogue=catalogue)
+    context = service.refresh_campaigns()
+    alerts = AlertDispatcher(sessions, context.community, catalog, clock,
+                             Mailer.from_config(config.email, os.environ if env is None else env),
+                             config.default_language)
+    return App(config, engine, sessions, context, service, catalogue, alerts)
+
+
+def pseudonym_key(env: Mapping[str, str]) -> bytes | None:
+    """YOUTHVOICE_PSEUDONYM_KEY: keys the hashes of turned-away chats. Without it each process
+    makes its own, and a cool-down ends when the bot restarts."""
+    key = env.get("YOUTHVOICE_PSEUDONYM_KEY")
+    return key.encode() if key else None
+
+
+def safeguarding_contacts(config: AppConfig) -> dict[str, list[Destination]]:
+    """Per partner id, where its safeguarding staff get alerts."""
+    contacts: dict[str, list[Destination]] = {}
+    for partner in config.partners:
+        contact = partner.safeguarding
+        if contact is None:
+            continue
+        found = contacts.setdefault(partner.id, [])
+        if contact.telegram_chat is not None:
+            found.append(Destination("telegram", str(contact.telegram_chat)))
+        if contact.email is not None:
+            found.append(Destination("email", contact.email))
+    return contacts
+
+
+def digest_service(app: App, secrets: Secrets | None = None, *, clock: Clock = utc_now) -> DigestService:
+    """Councils' digests for this deployment: SMTP when configured (credentials from the
+    environment), else the outbox folder; Telegram when a bot token is set."""
+    secrets = secrets or Secrets()
+    email = app.config.email
+    smtp = (SmtpSender(email.smtp, secrets.smtp_username, secrets.smtp_password)
+            if email.smtp is not None else None)
+    token, base_url = secrets.telegram_token, secrets.telegram_api_url
+    telegram = None
+    if token is not None:
+        def telegram() -> TelegramBot:
+            if base_url is None:
+                return TelegramApiBot(token)
+            return TelegramApiBot(token, base_url=f"{base_url.rstrip('/')}/bot")
+
+    return DigestService(app.config, app.sessions, clock=clock, smtp=smtp,
+                         outbox=OutboxWriter(Path(email.outbox)), telegram=telegram,
+                         campaign_ids=tuple(survey.id for survey in app.context.campaigns))

@@ -8,22 +8,28 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.app import DEFAULT_CONFIG, build_app
+from bot import campaign_cli
+from bot.app import DEFAULT_CONFIG, build_app, digest_service
+from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
+from bot.staff import Staff, UnknownAlertError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
+from digests.example import write_example
+from digests.periods import Period, PeriodError, parse_period
+from digests.service import DigestLoop, DigestService, UnknownCouncilError
 from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
-from storage import db
+from storage import db, digest_store
 from storage import repositories as repo
 from web import cli as web_cli
 
@@ -52,14 +58,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if getattr(args, "func", None) is cmd_chat and not args.verbose:
+        # The terminal is the chat: log lines go to a file, never between the bot's messages.
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=logging.WARNING, format=log_format, filename=args.log_file)
+    else:
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format=log_format)
     try:
         handler = getattr(args, "func", None) or args.handler
         return int(handler(args))
-    except (ConfigError, SurveyError, CatalogMissingError) as exc:
+    except (ConfigError, SurveyError, CatalogMissingError, PeriodError, UnknownCouncilError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
+    except campaign_cli.Refused as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -80,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="your interface language (default: from LANG)")
     chat.add_argument("--no-nlu", action="store_true",
                       help="do not start the NLU server even if it is set up")
+    chat.add_argument("--log-file", type=Path, default=Path("var/chat.log"),
+                      help="where warnings go while chatting (default: var/chat.log; with -v: "
+                           "the terminal's standard error)")
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="serve Telegram (needs TELEGRAM_BOT_TOKEN)")
@@ -103,16 +121,58 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
-    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
-    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
+    campaign_cli.register(campaign_actions)
 
     nlu_commands = nlu_cli.register(commands)
     backfill_cmd = nlu_commands.add_parser(
         "backfill", help="classify free-text answers stored while the NLU was unavailable")
     nlu_cli.add_server_options(backfill_cmd)
     backfill_cmd.set_defaults(handler=nlu_cli.reporting_errors(cmd_nlu_backfill))
+
+    safeguarding = commands.add_parser(
+        "safeguarding", help="follow up alerts raised when a young person disclosed harm")
+    safeguarding.add_argument("--as", dest="actor", default=None,
+                              help="who you are, recorded with every step (default: your login name)")
+    sg_commands = safeguarding.add_subparsers(dest="safeguarding_command", required=True)
+    sg_list = sg_commands.add_parser("list", help="open alerts, oldest first")
+    sg_list.add_argument("--all", action="store_true", help="closed alerts too")
+    sg_list.set_defaults(func=cmd_safeguarding_list)
+    sg_show = sg_commands.add_parser("show", help="an alert's message and every step so far")
+    sg_show.add_argument("ref")
+    sg_show.set_defaults(func=cmd_safeguarding_show)
+    sg_reply = sg_commands.add_parser("reply", help="send the young person a message through the bot")
+    sg_reply.add_argument("ref")
+    sg_reply.add_argument("text")
+    sg_reply.set_defaults(func=cmd_safeguarding_reply)
+    sg_close = sg_commands.add_parser("close", help="mark an alert as dealt with")
+    sg_close.add_argument("ref")
+    sg_close.add_argument("--note", default=None, help="why it is closed")
+    sg_close.set_defaults(func=cmd_safeguarding_close)
+    digest = commands.add_parser("digest", help="councils' digests of what young people said")
+    digest_commands = digest.add_subparsers(dest="digest_command", required=True)
+    preview = digest_commands.add_parser(
+        "preview", help="write a council's digest as HTML, text and CSV; sends and opens nothing")
+    preview.add_argument("--council", required=True, help="a council id from config.yml")
+    preview.add_argument("--period", default=None,
+                         help="first..last day, e.g. 2026-11-23..2026-11-29 (default: the last "
+                              "scheduled week)")
+    preview.add_argument("--out", type=Path, default=Path("var/digests"),
+                         help="folder to write into (default: var/digests)")
+    preview.set_defaults(func=cmd_digest_preview)
+    send = digest_commands.add_parser(
+        "send", help="queue a council's digest (once per period) and deliver what is queued")
+    send.add_argument("--council", default=None, help="a council id (default: every council)")
+    send.add_argument("--period", default=None,
+                      help="first..last day, e.g. 2026-11-23..2026-11-29 (default: the last scheduled week)")
+    send.set_defaults(func=cmd_digest_send)
+    example = digest_commands.add_parser(
+        "example", help="rebuild the example digests in docs/ from generated answers")
+    example.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "digest-example")
+    example.set_defaults(func=cmd_digest_example)
 
     web_cli.register(commands)
 
@@ -161,15 +221,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     catch_up = BackfillLoop(app.sessions, understander) if understander is not None else None
     if catch_up is not None:
         catch_up.start()
+    digests = DigestLoop(digest_service(app, secrets))
+    digests.start()
     try:
         channel = TelegramChannel(app.service, app.context.catalog,
-                                  Delivery(merge=Merge(args.merge_replies)), spool=Spool(args.spool))
-        application = build_application(channel, secrets.telegram_token,
+                                  Delivery(merge=Merge(args.merge_replies)), spool=Spool(args.spool),
+                                  alerts=app.alerts)
+        # Every worker takes part in sending campaign invitations, under the token's one budget.
+        planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
+        token = secrets.telegram_token
+        budget = campaign_cli.shared_budget(app, token)
+        channel.companions.append(lambda _bot: campaign_cli.broadcast_forever(
+            app, planner, token, secrets.telegram_api_url, budget))
+        application = build_application(channel, secrets.telegram_token, budget=budget,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
             if args.webhook else None
         asyncio.run(serve(application, channel, webhook))
     finally:
+        digests.stop()
         if catch_up is not None:
             catch_up.stop()
         app.close()
@@ -179,10 +249,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:
+    # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
+    community = load_config(args.config).community() if args.config.exists() else None
     failed = 0
     for path in args.files:
         try:
-            survey = read_survey(path)
+            survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
             for problem in exc.problems:
@@ -210,6 +282,105 @@ def cmd_nlu_backfill(args: argparse.Namespace) -> int:
         left = len(repo.answers_pending_understanding(session, 10_000))
     print(f"classified {total} answer(s); {left} still waiting for the NLU")
     return 0 if left == 0 else 1
+
+
+def _staff(args: argparse.Namespace) -> tuple[Staff, str, Callable[[], None]]:
+    app = build_app(args.config, args.database)
+    return (Staff(app.sessions, app.context.community, app.context.catalog, app.service.clock),
+            args.actor or getpass.getuser(), app.close)
+
+
+def cmd_safeguarding_list(args: argparse.Namespace) -> int:
+    staff, _actor, close = _staff(args)
+    try:
+        lines = staff.list(include_closed=args.all)
+    finally:
+        close()
+    for line in lines:
+        print(f"{line.ref}  {line.created_at:%Y-%m-%d %H:%M}  {line.status:6}  {line.category:20}  "
+              f"{line.city or '-'}")
+    if not lines:
+        print("no open safeguarding alert" if not args.all else "no safeguarding alert")
+    return 0
+
+
+def _on_alert(args: argparse.Namespace, work: Callable[[Staff, str], str]) -> int:
+    staff, actor, close = _staff(args)
+    try:
+        print(work(staff, actor))
+    except (UnknownAlertError, ValueError) as exc:
+        print(f"youthvoice: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    finally:
+        close()
+    return 0
+
+
+def cmd_safeguarding_show(args: argparse.Namespace) -> int:
+    return _on_alert(args, lambda staff, actor: staff.show(args.ref, actor))
+
+
+def cmd_safeguarding_reply(args: argparse.Namespace) -> int:
+    def reply(staff: Staff, actor: str) -> str:
+        staff.reply(args.ref, actor, args.text)
+        return (f"{args.ref}: reply queued; the bot delivers it with `youthvoice run` "
+                f"(see `youthvoice safeguarding show {args.ref}`)")
+
+    return _on_alert(args, reply)
+
+
+def cmd_safeguarding_close(args: argparse.Namespace) -> int:
+    def close(staff: Staff, actor: str) -> str:
+        staff.close(args.ref, actor, args.note)
+        return f"{args.ref}: closed"
+
+    return _on_alert(args, close)
+
+
+def _period(service: DigestService, council_id: str, text: str | None) -> Period | None:
+    if text is None:
+        return None
+    return parse_period(text, service.zone(service.council(council_id)))
+
+
+def cmd_digest_preview(args: argparse.Namespace) -> int:
+    app = build_app(args.config, args.database)
+    try:
+        service = digest_service(app)
+        written = service.preview(args.council, _period(service, args.council, args.period), args.out)
+    finally:
+        app.close()
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_digest_send(args: argparse.Namespace) -> int:
+    app = build_app(args.config, args.database)
+    try:
+        service = digest_service(app)
+        councils = [service.council(args.council)] if args.council else list(app.config.councils)
+        for council in councils:
+            period = _period(service, council.id, args.period) or service.default_period(council)
+            queued = service.queue(council, period)
+            print(f"{council.id}: " + (f"queued on {', '.join(queued)}" if queued
+                                       else "already queued for this period"))
+        delivered = service.deliver_due()
+        with app.sessions() as session:
+            waiting = [d for d in digest_store.deliveries(session) if d.status == digest_store.QUEUED]
+    finally:
+        app.close()
+    print(f"delivered {delivered} digest(s)")
+    for delivery in waiting:
+        print(f"waiting: {delivery.council_id} {delivery.channel}, attempt {delivery.attempts}, next try "
+              f"{delivery.due_at:%Y-%m-%d %H:%M} UTC: {delivery.last_error}")
+    return 1 if waiting else 0
+
+
+def cmd_digest_example(args: argparse.Namespace) -> int:
+    for path in write_example(args.out):
+        print(path)
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -16,8 +16,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -112,6 +114,80 @@ class Campaign(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     source_hash: Mapped[str] = mapped_column(String)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The file as published: every worker rebuilds the campaign from it, exactly as checked.
+    source: Mapped[str | None] = mapped_column(Text)
+    partner_id: Mapped[str | None] = mapped_column(String)
+
+
+INVITATION_KINDS = ("invitation", "reminder")
+INVITATION_STATUSES = ("queued", "claimed", "sending", "sent", "failed", "blocked", "dropped")
+RESPONSES = ("started", "not_now")
+
+
+class CampaignRun(Base):
+    """A campaign as offered now: its current version, who published it, whether it was closed.
+
+    Seed campaigns (config.yml) are offered to whoever asks; published ones are also broadcast.
+    """
+
+    __tablename__ = "campaign_runs"
+
+    campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    partner_id: Mapped[str | None] = mapped_column(String)
+    broadcast: Mapped[bool] = mapped_column(Boolean)
+    # Seeds first in config.yml's order, then published campaigns in the order they came.
+    position: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Participation(Base):
+    """A participant started a campaign: the version they are pinned to until they finish it.
+
+    Finishing is a row of its own (survey_completions), with the profile of that moment.
+    """
+
+    __tablename__ = "participations"
+    __table_args__ = (Index(None, "campaign_id", "campaign_version"),)
+
+    participant_id: Mapped[str] = _participant_fk(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Invitation(Base):
+    """One message of a broadcast (an invitation, or its one reminder) to one participant.
+
+    The unique key makes a second invitation to the same person impossible whatever the workers do.
+    `sending` is written before the message leaves: a sender killed after that never sends it again.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "participant_id", "kind"),
+        Index(None, "status", "due_at"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in INVITATION_KINDS) + ")", name="kind"),
+        CheckConstraint("status IN (" + ", ".join(f"'{k}'" for k in INVITATION_STATUSES) + ")",
+                        name="status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    participant_id: Mapped[str] = _participant_fk(index=True)
+    kind: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response: Mapped[str | None] = mapped_column(String)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Answer(Base):
@@ -136,12 +212,17 @@ class Answer(Base):
     question_id: Mapped[str] = mapped_column(String)
     number: Mapped[float | None] = mapped_column(Double)
     text: Mapped[str | None] = mapped_column(FreeText)
+    # The text without phone numbers, names, addresses...: what exports and quotes read, and all
+    # that remains once the retention period is over.
+    scrubbed_text: Mapped[str | None] = mapped_column(FreeText)
     skipped: Mapped[bool] = mapped_column(Boolean)
     language: Mapped[str] = mapped_column(String)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     topic: Mapped[str | None] = mapped_column(String)
     topic_confidence: Mapped[float | None] = mapped_column(Double)
     understanding_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Places and transport lines the NLU found in a typed answer: [[entity, value], ...].
+    mentions: Mapped[list[list[str]] | None] = mapped_column(JSON)
     age_band: Mapped[str | None] = mapped_column(String)
     city: Mapped[str | None] = mapped_column(String)
     neighbourhood: Mapped[str | None] = mapped_column(String)
@@ -241,3 +322,110 @@ class RateBudget(Base):
     key: Mapped[str] = mapped_column(String, primary_key=True)
     # Seconds since the epoch; in the past when the budget is idle.
     next_slot: Mapped[float] = mapped_column(Double)
+
+
+class DigestDelivery(Base):
+    """One council's digest for one period on one channel: queued until delivered, never twice.
+
+    The unique key is what makes a second worker or a second run find the digest already there;
+    the rendered content is kept so that a retry sends exactly what was built.
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("council_id", "period_start", "period_end", "channel"),
+                      Index(None, "status", "due_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    council_id: Mapped[str] = mapped_column(String)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    # email, telegram or outbox (written to a folder when no SMTP server is configured).
+    channel: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Figures of the digest for the next one to compare with, and for the log.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Until then a worker is delivering it, or it waits for its next try.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Telegram: messages already sent, so an interrupted delivery resumes where it stopped.
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String)
+
+
+ALERT_STATUSES = ("open", "closed")
+DELIVERY_KINDS = ("telegram", "email", "participant")
+
+
+class SafeguardingAlert(Base):
+    """A message that disclosed harm, passed to the partner's safeguarding staff.
+
+    Known to staff by ``ref`` only: neither the chat id nor the participant id leaves the database.
+    The message itself is kept for the retention period, then only its scrubbed form.
+    """
+
+    __tablename__ = "safeguarding_alerts"
+    __table_args__ = (
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in ALERT_STATUSES) + ")", name="status"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    participant_id: Mapped[str] = _participant_fk(index=True)
+    category: Mapped[str] = mapped_column(String)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(FreeText)
+    scrubbed: Mapped[str] = mapped_column(FreeText)
+    city: Mapped[str | None] = mapped_column(String)
+    language: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String, default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SafeguardingStep(Base):
+    """One thing that happened to an alert, and who did it: raised, delivered, replied, closed."""
+
+    __tablename__ = "safeguarding_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("safeguarding_alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    note: Mapped[str | None] = mapped_column(FreeText)
+
+
+class SafeguardingDelivery(Base):
+    """A message about an alert still to deliver: to staff (Telegram chat, e-mail) or a staff
+    reply to the young person. Kept and retried until delivered; removed with the alert."""
+
+    __tablename__ = "safeguarding_deliveries"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in DELIVERY_KINDS) + ")", name="kind"),
+        Index(None, "delivered_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("safeguarding_alerts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String)
+    # A staff chat id or e-mail address; empty for the young person (found from the alert).
+    address: Mapped[str] = mapped_column(String)
+    text: Mapped[str | None] = mapped_column(FreeText)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String)
+
+
+class TurnedAway(Base):
+    """A chat turned away for its age, known by a keyed hash of its id, until ``until``."""
+
+    __tablename__ = "turned_away"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -20,9 +20,11 @@ class AnswerIn:
     skipped: bool
     language: str
     answered_at: datetime
+    scrubbed_text: str | None = None
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    mentions: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class ErasureReport:
     handled_messages: int
     pending_replies: int
     survey_completions: int = 0
+    safeguarding_alerts: int = 0
 
     @property
     def total(self) -> int:
@@ -57,6 +60,7 @@ class ErasureReport:
             + self.handled_messages
             + self.pending_replies
             + self.survey_completions
+            + self.safeguarding_alerts
         )
 
 

@@ -45,6 +45,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    SafeguardingAlert,
     SurveyCompletion,
 )
 from storage.records import (
@@ -437,12 +438,14 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "question_id": answer.question_id,
         "number": answer.number,
         "text": answer.text,
+        "scrubbed_text": answer.scrubbed_text,
         "skipped": answer.skipped,
         "language": answer.language,
         "answered_at": answer.answered_at,
         "topic": answer.topic,
         "topic_confidence": answer.topic_confidence,
         "understanding_pending": answer.understanding_pending,
+        "mentions": [list(pair) for pair in answer.mentions] or None,
     }
 
     def build(dialect: str) -> Executable:
@@ -512,15 +515,17 @@ def answers_pending_understanding(session: Session, limit: int) -> list[Answer]:
     )
 
 
-def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None) -> bool:
-    """Tag an answer with its topic and take it off the pending queue.
+def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None,
+                     mentions: Sequence[tuple[str, str]] = ()) -> bool:
+    """Tag an answer with its topic and what it mentions, and take it off the pending queue.
 
     False when the answer no longer exists (its author erased their data meanwhile).
     """
     updated = session.execute(
         update(Answer)
         .where(Answer.id == answer_id)
-        .values(topic=topic, topic_confidence=confidence, understanding_pending=False)
+        .values(topic=topic, topic_confidence=confidence, understanding_pending=False,
+                mentions=[list(pair) for pair in mentions] or None)
         .returning(Answer.id)
     ).first()
     return updated is not None
@@ -588,6 +593,8 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         .returning(PendingReply.id)
     ).all())
     answers = erase(Answer, Answer.participant_id)
+    # Their steps and deliveries (staff notes, replies waiting) go with them by ON DELETE CASCADE.
+    alerts = erase(SafeguardingAlert, SafeguardingAlert.participant_id)
     completions = erase(SurveyCompletion, SurveyCompletion.participant_id)
     states = erase(ConversationState, ConversationState.participant_id)
     consents = erase(ConsentRecord, ConsentRecord.participant_id)
@@ -602,6 +609,7 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         survey_completions=completions,
         handled_messages=handled,
         pending_replies=replies,
+        safeguarding_alerts=alerts,
     )
 
 

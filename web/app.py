@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
-from web import admin, auth, home
+from web import admin, auth, council, home, partner, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.settings import WebSettings
@@ -25,7 +25,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 # cannot do anything even if it ever slipped through escaping.
 SECURITY_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+     b"default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
      b"frame-ancestors 'none'; base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -66,6 +66,9 @@ def create_app(console: Console) -> Starlette:
         *home.ROUTES,
         *auth.ROUTES,
         *admin.ROUTES,
+        *partner.ROUTES,
+        *safeguarding.ROUTES,
+        *council.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     application = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],

@@ -9,7 +9,13 @@ import sys
 from typing import TextIO
 
 from bot.engine.messages import Choice, Inbound, Outbound
+from bot.engine.survey import LANGUAGES
+from bot.engine.texts import N_
 from bot.service import ConversationService, Turn
+
+GREETING = N_("YouthVoice — type a button's number, or your answer. /help for commands, Ctrl-D to "
+              "quit.")
+GOODBYE = N_("Bye! Run the same command to pick up where you left off.")
 
 CHANNEL = "console"
 
@@ -37,6 +43,12 @@ class ConsoleChat:
         self.runner = asyncio.Runner()
         # On a question that wants typed input, buttons are '#n' so that '3' stays an answer.
         self.prefix = ""
+
+    def tr(self, message: str) -> str:
+        """The chat's own lines, in the terminal's language (the conversation's may differ)."""
+        code = (self.language or "").split("-")[0].lower()
+        language = code if code in LANGUAGES else self.service.context.community.default_language
+        return self.service.catalog.gettext(language, message)
 
     def write(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -84,15 +96,14 @@ class ConsoleChat:
                 self.runner.run(self.service.aclose())
 
     def chat(self) -> int:
-        self.write("YouthVoice — type a button's number, or your answer. /help for commands, "
-                   "Ctrl-D to quit.")
+        self.write(self.tr(GREETING))
         self.show(self.send("/start"))
         while True:
             self.stdout.write("\n> ")
             self.stdout.flush()
             line = self.stdin.readline()
             if not line:
-                self.write("\nBye! Run the same command to pick up where you left off.")
+                self.write("\n" + self.tr(GOODBYE))
                 return 0
             if not line.strip():
                 continue

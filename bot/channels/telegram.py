@@ -15,7 +15,7 @@ import contextlib
 import enum
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
+from bot.alerts import AlertDispatcher, Unreachable
 from bot.channels.spool import Kept, Spool
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, seconds
@@ -51,6 +52,7 @@ COMMANDS = (
     ("start", N_("Start, or pick up where you left off")),
     ("help", N_("What I can do")),
     ("language", N_("Switch between French and English")),
+    ("profile", N_("Change your age, city or neighbourhood")),
     ("mydata", N_("What we keep about you")),
     ("privacy", N_("How we protect your answers")),
     ("stop", N_("Stop all messages")),
@@ -235,8 +237,10 @@ def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
 
 class TelegramChannel:
     def __init__(self, service: ConversationService, catalog: Catalog,
-                 delivery: Delivery | None = None, spool: Spool | None = None) -> None:
+                 delivery: Delivery | None = None, spool: Spool | None = None,
+                 alerts: AlertDispatcher | None = None) -> None:
         self.service = service
+        self.alerts = alerts
         self.catalog = catalog
         self.spool = spool
         self.delivery = delivery or Delivery()
@@ -251,6 +255,9 @@ class TelegramChannel:
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: asyncio.Task[None] | None = None
+        # Work every worker also does in the background with the bot (the campaign broadcaster).
+        self.companions: list[Callable[[ExtBot[Any]], Coroutine[Any, Any, None]]] = []
+        self._companions: list[asyncio.Task[None]] = []
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
@@ -284,7 +291,8 @@ class TelegramChannel:
         elif update.message is not None:
             inbound = self.inbound_for(update.message)
         elif update.edited_message is not None:
-            inbound = Inbound(InboundKind.EDITED, self.service.clock())
+            inbound = Inbound(InboundKind.EDITED, self.service.clock(),
+                              text=update.edited_message.text or "")
         else:
             return Handled.DONE
         if not replaying and self.spool is not None and self.spool.holds(chat.id):
@@ -553,12 +561,31 @@ class TelegramChannel:
         forgotten = await asyncio.to_thread(self.service.tidy)
         if forgotten:
             log.info("forgot %d old handled-message marks", forgotten)
+        purged = await asyncio.to_thread(self.service.purge)
+        log.info("retention: %d answers and %d safeguarding messages past the retention period now "
+                 "keep only their scrubbed text; %d cool-downs expired", purged.answers, purged.alerts,
+                 purged.turned_away)
         return forgotten
+
+    async def deliver_alerts(self, bot: ExtBot[Any]) -> int:
+        """Safeguarding alerts to staff chats and e-mail, staff replies to young people."""
+        if self.alerts is None:
+            return 0
+
+        async def send(channel: str, address: str, text: str) -> None:
+            if channel != CHANNEL:
+                raise RuntimeError(f"cannot deliver on channel {channel!r} from Telegram")
+            try:
+                await bot.send_message(int(address), text, rate_limit_args=Priority.ALERT)
+            except Forbidden as exc:
+                raise Unreachable(str(exc)) from exc
+
+        return await self.alerts.round(send)
 
     async def _rounds(self, bot: ExtBot[Any]) -> None:
         while True:
             # Each on its own: the database may be down, and what waits stays for the next round.
-            for work in (self.replay, self.keep_leases, self.redeliver, self.tidy):
+            for work in (self.replay, self.keep_leases, self.redeliver, self.deliver_alerts, self.tidy):
                 try:
                     await work(bot)
                 except Exception as exc:
@@ -580,9 +607,15 @@ class TelegramChannel:
         """Register the commands and start the background rounds (the first one replays at once)."""
         await self.register_commands(bot)
         self._background = asyncio.create_task(self._rounds(bot))
+        self._companions = [asyncio.create_task(work(bot)) for work in self.companions]
 
     async def stop(self) -> None:
         """Let replies under way finish (briefly), stop the rounds, and record what was delivered."""
+        for companion in self._companions:
+            companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await companion
+        self._companions = []
         pending = set(self._deliveries.values()) | self._tasks
         if pending:
             await asyncio.wait(pending, timeout=self.delivery.drain)

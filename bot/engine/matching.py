@@ -178,11 +178,6 @@ def _opposite(named: list[str], options: Sequence[Option]) -> str | None:
     return None
 
 
-def match_options(text: str, options: Sequence[Option]) -> list[str]:
-    """Ids of the options a typed answer names and does not negate, in option order."""
-    return list(read_choice(text, options).chosen)
-
-
 def _exact(words: list[str], options: Sequence[Option], positions: bool) -> str | None:
     joined = " ".join(words)
     for option in options:

@@ -32,9 +32,15 @@ class Inbound:
     command: str = ""
     # The language the service's policy chose for this message; None keeps the conversation's.
     language: str | None = None
+    # The language evidence to keep after this message (None: unchanged), and whether the
+    # policy found the person's messages mixed enough to offer them the choice.
+    language_evidence: tuple[float, float] | None = None
+    offer_language: bool = False
     understanding: Understanding | None = None
     # False when the NLU service could not be asked: free text is then kept for later reading.
     understood: bool = True
+    # This chat was turned away for its age a short while ago (the service's cool-down).
+    turned_away: bool = False
 
     @classmethod
     def text_message(cls, text: str, now: datetime, **kwargs: Any) -> Inbound:
@@ -81,6 +87,8 @@ class AnswerRecord:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    # Places and transport lines named in a typed answer: (entity, value), e.g. ("transport_line", "C3").
+    mentions: tuple[tuple[str, str], ...] = ()
     # The person's own words on a choice question, before they tick options: stored as the
     # answer's text, with the options once they choose them.
     comment: bool = False
@@ -88,6 +96,7 @@ class AnswerRecord:
 
 class EventType(StrEnum):
     LANGUAGE_CHANGED = "language_changed"
+    LANGUAGE_OFFERED = "language_offered"
     CONSENT_GIVEN = "consent_given"
     CONSENT_REFUSED = "consent_refused"
     NOT_ELIGIBLE = "not_eligible"
@@ -101,10 +110,15 @@ class EventType(StrEnum):
     WENT_BACK = "went_back"
     INPUT_REJECTED = "input_rejected"
     SURVEY_COMPLETED = "survey_completed"
+    INVITATION_ACCEPTED = "invitation_accepted"
+    INVITATION_DECLINED = "invitation_declined"
+    # A late answer to a campaign that has closed: nothing was stored.
+    SURVEY_CLOSED = "survey_closed"
     PARTICIPANT_STOPPED = "participant_stopped"
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"
     DATA_REQUESTED = "data_requested"
+    DISCLOSURE_DETECTED = "disclosure_detected"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,22 @@ COMMENT_KEPT = N_("Thanks, I've kept what you wrote. Now tick the answers that f
 YOU_CAN_SKIP = N_("No problem if you don't know: you can skip this question.")
 REQUIRED = N_("This question can't be skipped: {why}")
 DO_YOU_MEAN = N_("Do you mean: {choices}?")
+# Who receives the answers of someone whose city has no council with us.
+NO_COUNCIL = N_("the YouthVoice team")
+ALL_SET = N_("Thanks, you're all set! Your answers will go to {council}, without your name.")
+PROFILE_NOT_YET = N_("You can change your age, city or neighbourhood once you have joined.")
+PROFILE_SHOWN = N_("Your profile: age {band}, city {city}, neighbourhood {place}. What do you want "
+                   "to change? Answers you already gave keep what was true then.")
+HOW_OLD = N_("How old are you?")
+PROFILE_SET = N_("Done: {what} is {new}.")
+PROFILE_CHANGED = N_("Changed: {what} is now {new} (it was {old}).")
+NOW_GOES_TO = N_("Your next answers will go to {council}.")
+YOUR_AGE_BAND = N_("your age band")
+YOUR_CITY = N_("your city")
+YOUR_NEIGHBOURHOOD = N_("your neighbourhood")
+NOT_SAID = N_("not said")
+FIRST_QUESTION = N_("This is the first question. To change your age, city or neighbourhood, send "
+                    "/profile.")
 # A button's label inside a sentence.
 QUOTED = N_("“{label}”")
 OR_LIST = N_("{first} or {last}")
@@ -53,6 +69,7 @@ HELP = N_(
     "I ask you short questions about your city. Tap a button or type your answer.\n"
     "/skip skips a question, /back changes your previous answer.\n"
     "/language switches between French and English.\n"
+    "/profile changes your age, city or neighbourhood.\n"
     "/mydata shows what we keep about you, /privacy how we protect it.\n"
     "/stop stops all messages, /delete erases everything about you.\n"
     "/start picks up where you left off."

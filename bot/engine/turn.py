@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bot.engine import texts
+from bot.engine.campaigns import ALWAYS, Window
 from bot.engine.community import Community
 from bot.engine.matching import ChoiceReading, read_choice
 from bot.engine.messages import AnswerRecord, Choice, Event, EventType, Inbound, Outbound
+from bot.engine.safeguarding import Lexicon
 from bot.engine.state import ConversationState, Phase
 from bot.engine.survey import LANGUAGES, Option, Question, Survey, Text
 from bot.engine.texts import Catalog
@@ -23,8 +25,17 @@ WELCOME_BACK_AFTER = timedelta(hours=12)
 @dataclass(frozen=True)
 class Context:
     community: Community
+    # The current version of each campaign offered, in the order they are offered.
     campaigns: tuple[Survey, ...]
     catalog: Catalog
+    # Every stored version, so that a participant finishes the version they started.
+    versions: Mapping[tuple[str, int], Survey] = field(default_factory=dict)
+    windows: Mapping[str, Window] = field(default_factory=dict)
+
+    def window(self, campaign_id: str) -> Window:
+        return self.windows.get(campaign_id, ALWAYS)
+    # Disclosure detection; None only where no free text is read (some tools and tests).
+    lexicon: Lexicon | None = None
 
 
 class TurnBase(ABC):
@@ -73,6 +84,15 @@ class TurnBase(ABC):
         if len(labels) < 2:
             return "".join(labels)
         return self.tr(texts.OR_LIST, first=", ".join(labels[:-1]), last=labels[-1])
+
+    def council(self) -> str:
+        """The council that hears this participant, as their city calls it."""
+        city = self.ctx.community.city(self.state.city)
+        return city.council.in_(self.lang) if city else self.tr(texts.NO_COUNCIL)
+
+    def campaign_text(self, text: Text) -> str:
+        """A campaign's own text, with {council} naming the participant's council."""
+        return text.in_(self.lang).replace("{council}", self.council())
 
     def quoted(self, label: str) -> str:
         return self.tr(texts.QUOTED, label=label)
@@ -130,6 +150,22 @@ class TurnBase(ABC):
         """Move to an onboarding step and ask it."""
 
     @abstractmethod
+    def begin(self, survey: Survey) -> None:
+        """Start this campaign at its first question."""
+
+    @abstractmethod
+    def open_campaigns(self) -> list[Survey]:
+        """The campaigns to offer this participant now, the one they asked for first."""
+
+    @abstractmethod
+    def profile_menu(self) -> None:
+        """Show the profile and what can be changed."""
+
+    @abstractmethod
+    def ask_onboarding(self, first_time: bool = False) -> None:
+        """Ask the onboarding step the participant is on (or is changing from /profile)."""
+
+    @abstractmethod
     def next_campaign(self) -> None:
         """Start the next campaign open to the participant, or say there is none."""
 
@@ -144,6 +180,10 @@ class TurnBase(ABC):
     @abstractmethod
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:
         """Keep an answer (or a skip) to a campaign question."""
+
+    @abstractmethod
+    def carry_on(self, yes: bool) -> None:
+        """After a disclosure: back to the questions, or leave them for later."""
 
     @abstractmethod
     def advance(self, question: Question, goto: str | None) -> None:

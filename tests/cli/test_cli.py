@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +19,9 @@ BROKEN = ROOT / "tests" / "engine" / "data" / "broken_survey.yml"
 def chat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database: str,
          lines: list[str]) -> str:
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
+    log = database.removeprefix("sqlite:///") + ".log"
     code = main(["--config", str(ROOT / "config.yml"), "--database", database, "chat", "--as", "zoe",
-                 "--language", "fr", "--no-nlu"])
+                 "--language", "fr", "--no-nlu", "--log-file", log])
     assert code == 0
     return capsys.readouterr().out
 
@@ -50,7 +54,7 @@ def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
     assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
-    assert "my-city.yml: ok — my-city v1, 10 questions" in out
+    assert "my-city.yml: ok — my-city v2, 10 questions" in out
 
 
 def test_run_without_a_token_explains_how_to_get_one(monkeypatch: pytest.MonkeyPatch,
@@ -67,4 +71,19 @@ def test_a_broken_configuration_is_reported_not_raised(tmp_path: Path,
     config.write_text("version: 1\ncities: []\n", encoding="utf-8")
     assert main(["--config", str(config), "--database", "sqlite://", "chat"]) == 2
     err = capsys.readouterr().err
-    assert "privacy: Field required" in err and "cities: List should have at least 1 item" in err
+    assert "  privacy is missing" in err and "line 2: cities should not be empty" in err
+
+
+def test_the_chat_speaks_the_terminal_language_and_keeps_log_lines_out(tmp_path: Path) -> None:
+    # An NLU that cannot be reached logs a warning: it goes to the log file, not into the chat.
+    env = {**os.environ, "RASA_URL": "http://127.0.0.1:9"}
+    log = tmp_path / "chat.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "--database",
+         f"sqlite:///{tmp_path / 'chat.db'}", "chat", "--as", "zoe", "--language", "fr",
+         "--log-file", str(log)],
+        input="bonjour\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True)
+    assert done.stdout.startswith("YouthVoice — tape le numéro d'un bouton, ou ta réponse.")
+    assert "À bientôt ! Relance la même commande" in done.stdout
+    assert "WARNING" not in done.stdout and not done.stderr
+    assert "NLU server at http://127.0.0.1:9 unavailable" in log.read_text(encoding="utf-8")

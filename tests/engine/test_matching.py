@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.engine.matching import match_options, normalize, parse_number
+from bot.engine.matching import normalize, parse_number, read_choice
 from bot.engine.survey import Option, Text
 
 TRANSPORT = (
@@ -37,13 +37,13 @@ words = st.text(alphabet=st.characters(categories=("Ll", "Lu", "Nd", "Zs", "Po")
     ],
 )
 def test_typed_transport_answers(typed: str, expected: list[str]) -> None:
-    assert match_options(typed, TRANSPORT) == expected
+    assert list(read_choice(typed, TRANSPORT).chosen) == expected
 
 
 def test_a_longer_match_of_another_option_wins() -> None:
-    assert match_options("pas assez", ENOUGH) == ["too_few"]
-    assert match_options("not enough tbh", ENOUGH) == ["too_few"]
-    assert match_options("assez oui", ENOUGH) == ["enough"]
+    assert list(read_choice("pas assez", ENOUGH).chosen) == ["too_few"]
+    assert list(read_choice("not enough tbh", ENOUGH).chosen) == ["too_few"]
+    assert list(read_choice("assez oui", ENOUGH).chosen) == ["enough"]
 
 
 @pytest.mark.parametrize(
@@ -63,12 +63,12 @@ def test_normalize_is_idempotent(text: str) -> None:
 @given(st.sampled_from(TRANSPORT), st.sampled_from(["fr", "en"]), st.sampled_from(["", "!", " ", "."]))
 def test_a_label_typed_back_always_matches_its_option(option: Option, language: str, noise: str) -> None:
     typed = option.label.in_(language).upper() + noise
-    assert match_options(typed, TRANSPORT) == [option.id]
+    assert list(read_choice(typed, TRANSPORT).chosen) == [option.id]
 
 
 @given(words)
 def test_matching_never_raises_and_only_names_known_options(text: str) -> None:
-    assert set(match_options(text, TRANSPORT)) <= {o.id for o in TRANSPORT}
+    assert set(list(read_choice(text, TRANSPORT).chosen)) <= {o.id for o in TRANSPORT}
 
 
 @given(st.integers(min_value=-10_000, max_value=10_000))

@@ -188,3 +188,23 @@ def test_a_hedge_or_a_sentence_is_not_clear() -> None:
 ])
 def test_dont_know(typed: str, expected: bool) -> None:
     assert is_dont_know(normalize(typed).split()) is expected
+
+
+texts = st.text(alphabet=st.characters(categories=("Ll", "Lu", "Nd", "Zs", "Po", "Pd", "So")),
+                max_size=60)
+
+
+@given(texts)
+def test_readers_never_raise_and_stay_in_range(text: str) -> None:
+    ages = possible_ages(text, NOW)
+    assert all(6 <= age <= 99 for age in ages) and (not ages or max(ages) - min(ages) <= 1)
+    reading = read_choice(text, TRANSPORT)
+    assert set(reading.chosen) <= {o.id for o in TRANSPORT}
+    assert not set(reading.chosen) & set(reading.negated)
+    assert yes_or_no(text, normalize(text).split()) in set(Answer)
+
+
+@given(texts, st.sampled_from(["oui", "yes", "ok", "d'accord"]))
+def test_a_question_is_never_consent(text: str, yes: str) -> None:
+    typed = f"{yes} {text} ?"
+    assert yes_or_no(typed, normalize(typed).split()) is Answer.QUESTION

@@ -140,6 +140,32 @@ def test_refusing_consent_keeps_nothing(app: App) -> None:
     assert count(app, ChannelIdentity) == 0
 
 
+def test_mydata_privacy_and_help_store_nothing_for_someone_without_a_record(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    for command in ("/mydata", "/privacy", "/help"):
+        turn = channel.say("hal", command, "en")
+        assert turn.outbound
+    assert "We keep nothing about you" in channel.say("hal", "/mydata", "en").outbound[-1].text
+    assert count(app, Participant) == 0
+    assert count(app, ChannelIdentity) == 0
+    onboard(channel, "hal")
+    channel.say("hal", "/delete", "en")
+    channel.press("hal", "Yes, delete everything", "en")
+    channel.say("hal", "/mydata", "en")
+    assert count(app, Participant) == 0
+
+
+def test_mydata_shows_the_answers_themselves_a_page_at_a_time(app: App) -> None:
+    channel = CollectingChannel(app.service)
+    onboard(channel, "ivy")
+    channel.press("ivy", "On foot", "en")
+    channel.say("ivy", "the buses are always late at night", "en")
+    shown = channel.say("ivy", "/mydata", "en").outbound[-1]
+    assert "How do you usually get around town?\n   → On foot" in shown.text
+    assert "“the buses are always late at night”" in shown.text
+    assert not shown.choices
+
+
 def test_a_failed_save_changes_nothing_and_the_retry_goes_through(app: App) -> None:
     channel = CollectingChannel(app.service)
     onboard(channel, "hal")

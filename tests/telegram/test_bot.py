@@ -293,8 +293,8 @@ async def test_commands_are_registered_in_french_and_english(telegram_bot: Emula
         french = {c.command: c.description for c in await api.get_my_commands(language_code="fr")}
         english = {c.command: c.description for c in await api.get_my_commands(language_code="en")}
         default = await api.get_my_commands()
-    assert set(french) == set(english) == {"start", "help", "language", "mydata", "privacy", "stop",
-                                           "delete"}
+    assert set(french) == set(english) == {"start", "help", "language", "profile", "mydata",
+                                           "privacy", "stop", "delete"}
     assert french["delete"] == "Effacer tout ce qui te concerne"
     assert english["delete"] == "Erase everything about you"
     assert [c.description for c in default] == list(french.values())

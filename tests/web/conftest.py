@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from bot.app import App, build_app
@@ -57,6 +58,12 @@ class Site:
             assert token is not None
             staff.use_token(session, token, passwords.hash_password(PASSWORD), now)
         return email
+
+
+@pytest.fixture(autouse=True)
+def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its lightest: the tests sign in hundreds of times; the parameters are not under test."""
+    monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def test_a_signed_in_partner_lands_on_the_console_and_can_sign_out(site: Site) -
     client = site.client()
     assert client.get("/").headers["location"] == "/login?next=/"
     sign_in(client, "ANA@example.org ")
-    page = client.get("/")
+    page = client.get("/", follow_redirects=True)
     assert page.status_code == 200 and "Ana" in page.text
     client.post("/logout", data={"csrf": csrf_of(page.text)})
     assert client.get("/").status_code == 303
@@ -44,7 +44,7 @@ def test_signing_in_never_keeps_a_session_id_the_browser_brought(site: Site) -> 
     planted = attacker.cookies[SESSION_COOKIE]
     victim = site.client()
     victim.cookies.set(SESSION_COOKIE, planted, domain="testserver.local")
-    token = csrf_of(victim.get("/").text)
+    token = csrf_of(victim.get("/", follow_redirects=True).text)
     response = victim.post("/login", data={"email": "ana@example.org", "password": PASSWORD, "csrf": token})
     assert response.status_code == 303
     assert victim.cookies[SESSION_COOKIE] != planted
@@ -113,7 +113,7 @@ def test_a_password_link_works_once_and_signs_in(site: Site) -> None:
     assert weak.status_code == 400 and "au moins 12 caractères" in weak.text
     done = client.post(path, data={"password": PASSWORD, "again": PASSWORD, "csrf": csrf_of(form.text)})
     assert done.status_code == 303
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow_redirects=True).status_code == 200
     assert site.client().get(path).status_code == 404
     sign_in(site.client(), "cy@example.org")
 

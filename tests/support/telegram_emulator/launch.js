@@ -213,6 +213,8 @@ function renderBotMessage(entry) {
   };
   if (entry.editDate !== undefined) message.edit_date = entry.editDate;
   if (entry.visibleText !== undefined) message.text = entry.visibleText;
+  if (entry.photo !== undefined) message.photo = entry.photo;
+  if (entry.caption !== undefined) message.caption = entry.caption;
   const markup = inlineMarkup(entry.message.reply_markup);
   if (markup) message.reply_markup = markup;
   return message;
@@ -223,7 +225,8 @@ function recordVersion(entry, method) {
   entry.versions.push({
     method,
     date: entry.editDate === undefined ? Math.floor(entry.time / 1000) : entry.editDate,
-    text: entry.visibleText,
+    // A photo's version carries its caption as the text a user reads.
+    text: entry.visibleText !== undefined ? entry.visibleText : (entry.caption ?? null),
     reply_markup: inlineMarkup(entry.message.reply_markup) || null,
   });
 }
@@ -431,6 +434,32 @@ const methods = {
       recordVersion(entry, 'sendMessage');
       return ok(renderBotMessage(entry));
     });
+  },
+
+  // The emulator has no sendPhoto. A photo is stored as a bot message whose `photo` holds one
+  // PhotoSize per upload (its byte size kept, the bytes dropped) and whose caption is checked like
+  // Telegram's: at most 1024 characters after markup.
+  sendphoto(req, res, _next, token) {
+    const params = req.body;
+    requireChat(params);
+    const photo = params.photo;
+    if (!photo || (typeof photo === 'string' && !photo.trim())) {
+      throw new BadRequest('Bad Request: there is no photo in the request');
+    }
+    let caption;
+    if (params.caption !== undefined && params.caption !== '') {
+      caption = visibleText(String(params.caption), params.parse_mode);
+      if (caption.length > 1024) throw new BadRequest('Bad Request: message caption is too long');
+    }
+    checkReplyMarkup(params);
+    const size = typeof photo === 'object' ? photo.size : 0;
+    server.addBotMessage({ chat_id: params.chat_id, reply_markup: params.reply_markup }, token);
+    const entry = server.storage.botMessages[server.storage.botMessages.length - 1];
+    entry.photo = [{ file_id: `photo-${entry.messageId}`, file_unique_id: `p${entry.messageId}`,
+      width: 640, height: 480, file_size: size }];
+    entry.caption = caption;
+    recordVersion(entry, 'sendPhoto');
+    sendTelegram(res, ok(renderBotMessage(entry)));
   },
 
   // Telegram answers edits with the edited Message and removes an inline keyboard that the edit
@@ -756,6 +785,27 @@ const userRoutes = {
 const app = express();
 app.use(express.json());
 app.use(express.urlencoded({ extended: true }));
+// Uploads (sendPhoto) come as multipart/form-data: parsed with Node's own fetch implementation;
+// files become {name, size}.
+app.use((req, res, next) => {
+  if (!String(req.headers['content-type'] || '').startsWith('multipart/form-data')) return next();
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('error', next);
+  req.on('end', () => {
+    new Response(Buffer.concat(chunks), { headers: { 'content-type': req.headers['content-type'] } })
+      .formData()
+      .then((form) => {
+        req.body = {};
+        for (const [name, value] of form.entries()) {
+          req.body[name] = typeof value === 'string' ? value : { name: value.name, size: value.size };
+        }
+        next();
+      })
+      .catch(next);
+  });
+  return undefined;
+});
 for (const [route, handler] of Object.entries(userRoutes)) app.post(route, userApi(handler));
 app.all('/bot:token/:method', botApi);
 app.use(emulatorApp);

@@ -1,0 +1,55 @@
+"""Scrubbing personal details out of free text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.engine.redaction import scrub
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("appelle moi au 06 12 34 56 78 stp", "appelle moi au [phone] stp"),
+    ("call +44 20 7946 0958 now", "call [phone] now"),
+    ("mon cousin +221 77 123 45 67", "mon cousin [phone]"),
+    ("écris à kevin.martin@gmail.com", "écris à [email]"),
+    ("suis moi @lea_dsn", "suis moi [handle]"),
+    ("mon snap c'est titou_69", "mon snap c'est [handle]"),
+    ("voir https://www.instagram.com/moi.lyon", "voir [link]"),
+    ("j'habite 12 rue de la République, bruyant", "j'habite [address], bruyant"),
+    ("i live at 221 Baker Street now", "i live at [address] now"),
+    ("le lycée Jean Moulin est loin", "le [school] est loin"),
+    ("Westmount High School needs food", "[school] needs food"),
+    ("moi c'est Inès et voilà", "moi c'est [name] et voilà"),
+    ("la prof Mme Girard est super", "la prof [name] est super"),
+    ("my name is Noah Williams, hi", "my name is [name], hi"),
+])
+def test_personal_details_become_typed_placeholders(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "la ligne 86 passe toutes les 40 minutes",
+    "le tram coûte 2,10 € c'est trop cher",
+    "en 2024 le parc a fermé à 19h30",
+    "le bus at 7:45 is always full, tickets $3.50",
+    "à Montréal, au Plateau et à Saint-Michel",
+    "la Guillotière et la Croix-Rousse",
+    "rose et verte, la piscine",
+])
+def test_what_councils_need_stays(text: str) -> None:
+    assert scrub(text) == text
+
+
+@given(st.text(max_size=300))
+def test_scrubbing_never_fails_and_is_stable(text: str) -> None:
+    once = scrub(text)
+    assert scrub(once) == once
+
+
+@given(st.from_regex(r"0[67]( \d\d){4}", fullmatch=True), st.text(alphabet="abc ", max_size=20))
+def test_french_mobiles_never_survive(number: str, words: str) -> None:
+    assert not re.search(r"\d\d \d\d \d\d", scrub(f"{words} {number} {words}"))
