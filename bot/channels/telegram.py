@@ -261,6 +261,8 @@ class TelegramChannel:
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
+        # Set by the intake once the updates that waited while this worker was down are stored.
+        self.caught_up = asyncio.Event()
         # Per chat, the last message this worker sent with buttons (id, text): a typed answer takes
         # them off. Bounded: the oldest chats are forgotten first.
         self._keyboards: collections.OrderedDict[int, tuple[int, str]] = collections.OrderedDict()
@@ -529,6 +531,10 @@ class TelegramChannel:
 
     async def redeliver(self, bot: ExtBot[Any]) -> int:
         """Take over replies due for another try (or left by a worker that died); returns how many."""
+        if not self.caught_up.is_set():
+            # Not before the updates that waited for this worker are stored: a reply the dead
+            # worker did deliver must be judged against the answer already on its way.
+            return 0
         outbox = self.service.outbox
         due = await asyncio.to_thread(outbox.claim_due, CHANNEL)
         for reply in due:
