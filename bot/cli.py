@@ -11,13 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot import campaign_cli
 from bot.app import DEFAULT_CONFIG, build_app, digest_service
+from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
 from bot.staff import Staff, UnknownAlertError
@@ -70,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SurveyError, CatalogMissingError, PeriodError, UnknownCouncilError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
+    except campaign_cli.Refused as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -112,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
-    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
-    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
+    campaign_cli.register(campaign_actions)
 
     nlu_commands = nlu_cli.register(commands)
     backfill_cmd = nlu_commands.add_parser(
@@ -216,7 +222,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
                                   alerts=app.alerts)
-        application = build_application(channel, secrets.telegram_token,
+        # Every worker takes part in sending campaign invitations, under the token's one budget.
+        planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
+        token = secrets.telegram_token
+        budget = campaign_cli.shared_budget(app, token)
+        channel.companions.append(lambda _bot: campaign_cli.broadcast_forever(
+            app, planner, token, secrets.telegram_api_url, budget))
+        application = build_application(channel, secrets.telegram_token, budget=budget,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
             if args.webhook else None
@@ -232,10 +244,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:
+    # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
+    community = load_config(args.config).community() if args.config.exists() else None
     failed = 0
     for path in args.files:
         try:
-            survey = read_survey(path)
+            survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
             for problem in exc.problems:

@@ -95,7 +95,7 @@ def check_upload(current: Page) -> Response:
     checked = check(source, filename)
     outside: list[str] = []
     if checked.survey is not None:
-        outside = [city for city in checked.survey.cities if city not in cities]
+        outside = [city for city in checked.survey.audience.cities if city not in cities]
     return current.render("campaign_check.html", status=200 if checked.survey else 422, checked=checked,
                           problem=None, outside=outside, languages=LANGUAGES)
 
@@ -123,14 +123,21 @@ def try_campaign(current: Page) -> Response:
     else:
         language = current.field("language")
         language = language if language in LANGUAGES else current.language
-        city = next((c for c in survey.cities if c in cities), cities[0] if cities else "")
+        city = next((c for c in survey.audience.cities if c in cities), cities[0] if cities else "")
         conversation = preview.start(current.console.context, survey, language, city, current.now)
     return current.render("campaign_preview.html", survey=survey, source=source, conversation=conversation,
                           signed=preview.dump(secret, conversation))
+
+
+@page("partner")
+def preview_again(current: Page) -> Response:
+    """A preview lives in its form: opened by its address alone, it starts from the file check."""
+    return current.redirect("/campaigns/check")
 
 
 ROUTES = [
     Route("/campaigns/check", check_form, methods=["GET"]),
     Route("/campaigns/check", check_upload, methods=["POST"]),
     Route("/campaigns/preview", try_campaign, methods=["POST"]),
+    Route("/campaigns/preview", preview_again, methods=["GET"]),
 ]

@@ -15,7 +15,7 @@ import enum
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +207,9 @@ class TelegramChannel:
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: asyncio.Task[None] | None = None
+        # Work every worker also does in the background with the bot (the campaign broadcaster).
+        self.companions: list[Callable[[ExtBot[Any]], Coroutine[Any, Any, None]]] = []
+        self._companions: list[asyncio.Task[None]] = []
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
@@ -530,9 +533,15 @@ class TelegramChannel:
         """Register the commands and start the background rounds (the first one replays at once)."""
         await self.register_commands(bot)
         self._background = asyncio.create_task(self._rounds(bot))
+        self._companions = [asyncio.create_task(work(bot)) for work in self.companions]
 
     async def stop(self) -> None:
         """Let replies under way finish (briefly), stop the rounds, and record what was delivered."""
+        for companion in self._companions:
+            companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await companion
+        self._companions = []
         pending = set(self._deliveries.values()) | self._tasks
         if pending:
             await asyncio.wait(pending, timeout=self.delivery.drain)

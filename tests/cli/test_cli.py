@@ -71,7 +71,7 @@ def test_a_broken_configuration_is_reported_not_raised(tmp_path: Path,
     config.write_text("version: 1\ncities: []\n", encoding="utf-8")
     assert main(["--config", str(config), "--database", "sqlite://", "chat"]) == 2
     err = capsys.readouterr().err
-    assert "privacy: Field required" in err and "cities: List should have at least 1 item" in err
+    assert "  privacy is missing" in err and "line 2: cities should not be empty" in err
 
 
 def test_the_chat_speaks_the_terminal_language_and_keeps_log_lines_out(tmp_path: Path) -> None:

@@ -26,13 +26,16 @@ def problem(config: Path) -> str:
 
 
 @pytest.mark.parametrize(("old", "new", "said"), [
-    ("  BE: {digital_consent_age: 13,", "  BE: {digital_consent_age: 12,", "countries.BE.digital_consent_age"),
-    ("  under_age: guardian", "  under_age: maybe", "consent.under_age"),
-    ("    country: CA\n", "    country: Canada\n", "cities.1.country"),
+    ("  BE: {digital_consent_age: 13,", "  BE: {digital_consent_age: 12,",
+     "BE, digital_consent_age should be at least 13"),
+    ("  under_age: guardian", "  under_age: maybe",
+     "consent, under_age should be one of 'decline' or 'guardian'"),
+    ("    country: CA\n", "    country: Canada\n", "cities, item 2, country"),
     ("      telegram_chat: -1001000000001\n      email: protection@mdj-croixrousse.example\n", "      {}\n",
      "needs telegram_chat, email or both"),
     ("languages: [fr], countries: [BE],\n     hours: {fr: \"tous les jours 10h-24h",
-     "languages: [fr], countries: [XX],\n     hours: {fr: \"tous les jours 10h-24h", "countries no city is in"),
+     "languages: [fr], countries: [XX],\n     hours: {fr: \"tous les jours 10h-24h",
+     "countries no city is in"),
 ])
 def test_faulty_protection_settings_are_named(tmp_path: Path, old: str, new: str, said: str) -> None:
     assert said in problem(edited(tmp_path, old, new))
