@@ -17,6 +17,7 @@ from bot.app import App, build_app
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.channels.telegram_intake import serving
 from bot.staff import Staff
+from storage import campaign_reports
 from storage import safeguarding as alerts_repo
 from storage.models import Answer, SafeguardingAlert
 from tests.support.telegram import BotMessage, EmulatedBot
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.telegram
 ROOT = Path(__file__).resolve().parents[2]
 STAFF_CHAT = -1001000000001
 
+FIRST_ANSWER = {"fr": ("À pied", "Qu'est-ce qui te gêne"), "en": ("On foot", "What gets in your way")}
 CASES = {
     "fr": ("jveux disparaître", "3114", "Merci de me l'avoir dit", "self_harm",
            "Bonjour, je suis Amina de la Maison des Jeunes. Tu veux qu'on s'appelle ?"),
@@ -81,6 +83,7 @@ async def test_a_disclosure_reaches_staff_and_their_reply_reaches_the_young_pers
         await onboard(chat, language)
         # The staff chat is unreachable when the alert is raised.
         await telegram_bot.inject_failure("drop", chat_id=STAFF_CHAT, times=None)
+        await chat.press(*FIRST_ANSWER[language])
         answer = await chat.say(disclosure, heard)
         assert helpline in (answer.text or "")
         assert "delete" not in (answer.text or "").lower() and "effacer" not in (answer.text or "")
@@ -95,8 +98,11 @@ async def test_a_disclosure_reaches_staff_and_their_reply_reaches_the_young_pers
         with app.sessions() as session:
             ref = session.scalars(select(SafeguardingAlert.ref)).one()
             texts = [a.text for a in session.scalars(select(Answer))]
+            exported = [repr(row) for row in campaign_reports.answers_of(session, "my-city")]
         assert ref in text
+        # Never an answer: not in what digests read, not in the campaign export.
         assert disclosure not in " ".join(t or "" for t in texts)
+        assert exported and not any(disclosure in row for row in exported)
 
         after = await chat.latest()
         Staff(app.sessions, app.context.community, app.context.catalog, app.service.clock).reply(
