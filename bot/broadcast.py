@@ -88,7 +88,7 @@ class Planner:
 
     def plan(self, campaign_id: str | None = None) -> int:
         """Returns how many rows were added."""
-        catalogue, _ = self.catalogue.current()
+        catalogue = self.catalogue.current()
         now = self.clock()
         added = 0
         with self.sessions.begin() as session:
@@ -148,7 +148,7 @@ class Broadcaster:
 
     async def round(self, campaign_id: str | None = None) -> int:
         """Claim one batch and send it in waves; returns how many rows were handled (0: none due)."""
-        catalogue, _ = await asyncio.to_thread(self.catalogue.current)
+        catalogue = await asyncio.to_thread(self.catalogue.current)
         to_send = await asyncio.to_thread(self._claim, catalogue, campaign_id)
         if to_send is None:
             return 0

@@ -78,7 +78,7 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def _current(app: App, campaign_id: str) -> tuple[store.RunInfo, Survey]:
-    catalogue, _ = app.catalogue.current()
+    catalogue = app.catalogue.current()
     run = catalogue.runs.get(campaign_id)
     survey = catalogue.versions.get((campaign_id, run.version)) if run else None
     if run is None or survey is None:
@@ -166,7 +166,7 @@ def _delay(seconds: float) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
-        catalogue, _ = app.catalogue.current()
+        catalogue = app.catalogue.current()
         with app.sessions() as session:
             lines = [("campaign", "version", "partner", "state", "invited")]
             for run in catalogue.runs.values():
@@ -344,7 +344,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
         run, _survey = _current(app, args.campaign)
-        catalogue, _ = app.catalogue.current()
+        catalogue = app.catalogue.current()
         versions = {v: s for (c, v), s in catalogue.versions.items() if c == run.campaign_id}
         language = args.language or app.config.default_language
         with app.sessions() as session:
