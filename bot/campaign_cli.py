@@ -109,7 +109,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         except SurveyError as exc:
             for problem in exc.problems:
                 print(problem)
-            print(f"{args.file}: {len(exc.problems)} problem(s): nothing was published")
+            count = len(exc.problems)
+            print(f"{args.file}: {count} problem{'s' if count > 1 else ''}: nothing was published")
             return 1
         now = app.service.clock()
         try:
@@ -286,6 +287,7 @@ async def _send_and_watch(app: App, planner: Planner, campaign_id: str, token: s
         async with invitation_bot(token, api_url) as bot:
             broadcaster = telegram_broadcaster(app, planner, bot, budget)
             bar = ProgressBar(out)
+            bar.show(await asyncio.to_thread(progress_of, app.sessions, campaign_id), app.service.clock())
             while True:
                 handled = await broadcaster.round(campaign_id)
                 progress = await asyncio.to_thread(progress_of, app.sessions, campaign_id)
@@ -316,7 +318,9 @@ class ProgressBar:
         rate = (progress.done - first_n) / (moment - first_t) if moment > first_t else 0.0
         total = max(progress.total, 1)
         filled = int(self.WIDTH * progress.done / total)
-        if rate > 0:
+        if not progress.waiting:
+            left = "all sent"
+        elif rate > 0:
             left = f"{_duration(progress.waiting / rate)} left"
         elif progress.waiting and progress.next_due is not None and progress.next_due > now:
             left = f"waiting until {progress.next_due:%H:%M} UTC (quiet hours)"
@@ -354,8 +358,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         written = (write_xlsx if args.format == "xlsx" else write_csv)(output, rows, k)
         people = len({row[0] for row in rows})
         print(f"Wrote {len(rows)} answers of {people} participants to {', '.join(map(str, written))}.")
-        print("Free text is as typed (marked 'unscrubbed'): read it before sharing. Groups under "
-              f"{k} people are listed in the notes.")
+        print("Free text has personal details replaced ([phone], [name]...): still read it before "
+              f"sharing. Groups under {k} people are listed in the notes.")
         return 0
     finally:
         app.close()

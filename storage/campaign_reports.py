@@ -89,7 +89,10 @@ class AnswerRow:
     question_id: str
     option_ids: tuple[str, ...]
     number: float | None
-    text: str | None
+    # Free text with personal details replaced ([phone], [name]...): the raw text never leaves.
+    scrubbed_text: str | None
+    # Whether the answer had free text at all (a raw text past retention may be gone).
+    has_text: bool
     skipped: bool
     answered_at: datetime
 
@@ -108,12 +111,13 @@ def answers_of(session: Session, campaign_id: str) -> Iterator[AnswerRow]:
         options.setdefault(answer_id, []).append(option_id)
     rows = session.execute(
         select(Answer.id, Answer.participant_id, Answer.campaign_version, Answer.age_band, Answer.city,
-               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number, Answer.text,
+               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number,
+               Answer.scrubbed_text, Answer.text.is_not(None) | Answer.scrubbed_text.is_not(None),
                Answer.skipped, Answer.answered_at)
         .where(Answer.campaign_id == campaign_id)
         .order_by(Answer.participant_id, Answer.answered_at, Answer.id))
     for (answer_id, participant_id, version, band, city, place, language, question, number, text,
-         skipped, answered_at) in rows:
+         has_text, skipped, answered_at) in rows:
         yield AnswerRow(pseudonym(campaign_id, participant_id), version, band, city, place, language,
-                        question, tuple(options.get(answer_id, ())), number, text, skipped,
-                        answered_at)
+                        question, tuple(options.get(answer_id, ())), number, text, bool(has_text),
+                        skipped, answered_at)

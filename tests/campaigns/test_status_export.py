@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot.app import App, build_app
 from bot.campaign_cli import Refused
@@ -16,6 +17,10 @@ from bot.campaigns import LiveCatalogue, publish
 from bot.cli import main
 from bot.engine.loader import load_survey
 from bot.engine.messages import Inbound
+from bot.engine.redaction import scrub
+from storage import repositories as repo
+from storage.models import Answer
+from storage.records import AnswerIn
 from tests.support.deployment import campaign_text, write_deployment
 
 NOW = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
@@ -43,6 +48,15 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Path, str, App]]:
         answer_campaign(app, str(1000 + n), "18-20", "vaise", "parks")
     for n in range(2):
         answer_campaign(app, str(2000 + n), "15-17", "mermoz", "sport")
+    # A free-text answer, as the service stores it (raw and scrubbed), for the export to read.
+    with app.sessions.begin() as session:
+        participant = session.scalars(select(Answer.participant_id)).first()
+        assert participant is not None
+        repo.save_answer(session, AnswerIn(
+            participant_id=participant, campaign_id="quartier", campaign_version=1,
+            question_id="idea", option_ids=None, number=None,
+            text="Appelez Julie au 06 12 34 56 78", skipped=False, language="fr", answered_at=NOW,
+            scrubbed_text=scrub("Appelez Julie au 06 12 34 56 78")))
     yield config, database, app
     app.close()
 
@@ -68,7 +82,10 @@ def test_export_has_one_row_per_participant_and_question_and_no_identity(
                  "--format", "csv", "--language", "fr", "--output", str(output)]) == 0
     with output.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 16 and len({r["participant"] for r in rows}) == 8
+    assert len(rows) == 17 and len({r["participant"] for r in rows}) == 8
+    (idea,) = [r for r in rows if r["question_id"] == "idea"]
+    assert (idea["text"], idea["text_status"]) == ("Appelez Julie au [phone]", "scrubbed")
+    assert "06 12 34 56 78" not in output.read_text(encoding="utf-8-sig")
     need = [r for r in rows if r["question_id"] == "need"]
     assert {(r["option_ids"], r["option_labels"]) for r in need} == {("parks", "Des parcs"),
                                                                      ("sport", "Du sport")}
@@ -86,9 +103,9 @@ def test_export_has_one_row_per_participant_and_question_and_no_identity(
                  "--format", "xlsx", "--output", str(workbook)]) == 0
     book = load_workbook(workbook)
     assert book.sheetnames == ["answers", "notes"]
-    assert book["answers"].max_row == 17
+    assert book["answers"].max_row == 18
     assert any(row[1] == "lyon/mermoz" for row in book["notes"].iter_rows(values_only=True))
-    assert "Wrote 16 answers of 8 participants" in capsys.readouterr().out
+    assert "Wrote 17 answers of 8 participants" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("argv", "sentence"), [
