@@ -298,7 +298,9 @@ class ConversationService:
             elif event.type is EventType.PARTICIPANT_RESUMED:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
-                repo.erase_participant(session, participant_id)
+                # Only /delete takes a message passed to safeguarding staff with it.
+                repo.erase_participant(session, participant_id,
+                                       keep_safeguarding=event.type is not EventType.ERASURE_CONFIRMED)
             elif event.type is EventType.DISCLOSURE_DETECTED:
                 ref = alerts_repo.raise_alert(
                     session, participant_id=participant_id, category=data["category"],

@@ -107,13 +107,15 @@ class DigestService:
         utc, before = period.utc(), period.previous().utc()
         with self.sessions() as session:
             current = reports.city_aggregates(session, council.city, utc.start, utc.end)
+            quotes = reports.quote_candidates(session, council.city, utc.start, utc.end)
             previous = reports.city_aggregates(session, council.city, before.start, before.end)
             ordered = list(self.campaign_ids)
             present = {q[0] for q, _ in current.answered} | {q[0] for q in current.skipped}
             stored = reports.campaign_definitions(session, present | set(ordered))
         definitions = {cid: stored[cid] for cid in [*ordered, *sorted(stored)] if cid in stored}
         return build_digest(self.view(council), current, previous if previous.answers else None,
-                            definitions, start=period.start, end=period.end, generated_at=self.clock())
+                            definitions, start=period.start, end=period.end, generated_at=self.clock(),
+                            quotes=quotes)
 
     # Preview
 

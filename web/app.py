@@ -25,7 +25,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 # cannot do anything even if it ever slipped through escaping.
 SECURITY_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+     b"default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
      b"frame-ancestors 'none'; base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import GNUTranslations
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, Signer
 from jinja2 import Environment
@@ -117,9 +117,20 @@ class Page:
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         env = self.console.environments[self.language]
         body = env.get_template(template).render(
-            user=self.user, csrf_token=self.csrf_token, request_path=self.request.url.path,
+            user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
             now=self.now, **values)
         return HTMLResponse(body, status_code=status)
+
+    def return_path(self) -> str:
+        """Where to come back to after switching language: this page, or for the answer to a form,
+        the page that had the form (a POST cannot be repeated by a redirect)."""
+        if self.request.method == "GET":
+            path = self.request.url.path
+            return f"{path}?{self.request.url.query}" if self.request.url.query else path
+        referer = urlsplit(self.request.headers.get("referer", ""))
+        if referer.netloc == self.request.url.netloc and referer.path.startswith("/"):
+            return referer.path
+        return "/"
 
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)

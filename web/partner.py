@@ -129,8 +129,15 @@ def try_campaign(current: Page) -> Response:
                           signed=preview.dump(secret, conversation))
 
 
+@page("partner")
+def preview_again(current: Page) -> Response:
+    """A preview lives in its form: opened by its address alone, it starts from the file check."""
+    return current.redirect("/campaigns/check")
+
+
 ROUTES = [
     Route("/campaigns/check", check_form, methods=["GET"]),
     Route("/campaigns/check", check_upload, methods=["POST"]),
     Route("/campaigns/preview", try_campaign, methods=["POST"]),
+    Route("/campaigns/preview", preview_again, methods=["GET"]),
 ]

@@ -29,6 +29,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/preview"): {"partner"},
+    ("GET", "/campaigns/preview"): {"partner"},
     ("GET", "/alerts"): {"safeguarding"},
     ("GET", "/alerts/{ref}"): {"safeguarding"},
     ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
