@@ -44,6 +44,7 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
                                                | Participant.stopped_at.is_not(None)), 1), else_=0)),
                func.sum(case(((Invitation.kind == "reminder") & (Invitation.status == "sent"), 1),
                              else_=0)))
+        .select_from(Invitation)
         .join(Participant, Participant.id == Invitation.participant_id)
         .where(Invitation.campaign_id == campaign_id)
         .group_by(Participant.city, Participant.age_band)).all()
@@ -65,6 +66,7 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
     for metric, table in (("started", Participation), ("completed", SurveyCompletion)):
         rows = session.execute(
             select(Participant.city, Participant.age_band, func.count())
+            .select_from(table)
             .join(Participant, Participant.id == table.participant_id)
             .where(table.campaign_id == campaign_id)
             .group_by(Participant.city, Participant.age_band)).all()
