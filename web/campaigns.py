@@ -56,7 +56,7 @@ class Status:
 
 
 def _catalogue(current: Page) -> Catalogue:
-    catalogue, _ = current.console.catalogue.current()
+    catalogue = current.console.catalogue.current()
     return catalogue
 
 
