@@ -15,6 +15,7 @@ import contextlib
 import enum
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, second
 from bot.engine import callbacks
 from bot.engine.language import supported_language
 from bot.engine.messages import Choice, Inbound, InboundKind
+from bot.engine.support import first_aid
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.rate_budget import Priority, RateBudget, budget_key
@@ -337,7 +339,15 @@ class TelegramChannel:
         if update.callback_query is not None:
             self._spawn(self.attempt(chat_id, update.callback_query.answer))
         if tell:
-            self._spawn(self.say(bot, chat_id, interface, KEPT))
+            message = update.message or update.edited_message
+            language = supported_language(interface) or self.service.context.community.default_language
+            # A disclosure cannot wait for the database: the helplines go out now.
+            aid = first_aid(self.service.context, message.text, language) if (
+                message is not None and message.text) else None
+            if aid is not None:
+                self._spawn(self.attempt(chat_id, lambda: bot.send_message(chat_id, aid)))
+            else:
+                self._spawn(self.say(bot, chat_id, interface, KEPT))
         return Handled.KEPT
 
     def refuse(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any]) -> None:
@@ -568,6 +578,11 @@ class TelegramChannel:
         if forgotten:
             log.info("forgot %d old handled-message marks", forgotten)
         purged = await asyncio.to_thread(self.service.purge)
+        if self.spool is not None:
+            before = time.time() - self.service.retention.total_seconds()
+            forgotten_files = await asyncio.to_thread(self.spool.forget_set_aside, before)
+            if forgotten_files:
+                log.info("retention: removed %d set-aside spool files", forgotten_files)
         log.info("retention: %d answers and %d safeguarding messages past the retention period now "
                  "keep only their scrubbed text; %d cool-downs expired", purged.answers, purged.alerts,
                  purged.turned_away)
