@@ -14,6 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
+from storage import campaign_store as store
 from storage import staff_repository as staff
 from tests.support.browser import headless_chromium
 from tests.support.deployment import campaign_text, seed_participants
@@ -193,6 +194,21 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         assert "replied" in browser.find_element(By.XPATH, "//h2[text()='Historique']/following::table").text
         shot("safeguarding-alert-fr")
         assert browser.execute_script("return document.scripts.length") == 0
+        sign_out(browser)
+
+        # Anyone, on a phone: the public results of the campaign once it is closed.
+        with site.app.sessions.begin() as session:
+            store.close_run(session, "my-city", site.clock())
+        browser.set_window_size(400, 900)
+        for language in ("fr", "en"):
+            browser.get(f"{base}/results/lyon?lang={language}")
+            assert browser.find_elements(By.CSS_SELECTOR, "table.bars svg rect")
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 400, f"the public page scrolls sideways on a phone ({width}px)"
+            browser.set_window_size(400, min(int(browser.execute_script(
+                "return document.documentElement.scrollHeight")) + 100, 2400))
+            browser.save_screenshot(str(shots / f"public-{language}.png"))
+            browser.set_window_size(400, 900)
 
     with site.app.sessions() as session:
         actions = [event.action for event in staff.audit_trail(session)]
