@@ -78,7 +78,7 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def _current(app: App, campaign_id: str) -> tuple[store.RunInfo, Survey]:
-    catalogue, _ = app.catalogue.current()
+    catalogue = app.catalogue.current()
     run = catalogue.runs.get(campaign_id)
     survey = catalogue.versions.get((campaign_id, run.version)) if run else None
     if run is None or survey is None:
@@ -109,7 +109,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         except SurveyError as exc:
             for problem in exc.problems:
                 print(problem)
-            print(f"{args.file}: {len(exc.problems)} problem(s): nothing was published")
+            count = len(exc.problems)
+            print(f"{args.file}: {count} problem{'s' if count > 1 else ''}: nothing was published")
             return 1
         now = app.service.clock()
         try:
@@ -166,7 +167,7 @@ def _delay(seconds: float) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
-        catalogue, _ = app.catalogue.current()
+        catalogue = app.catalogue.current()
         with app.sessions() as session:
             lines = [("campaign", "version", "partner", "state", "invited")]
             for run in catalogue.runs.values():
@@ -286,6 +287,7 @@ async def _send_and_watch(app: App, planner: Planner, campaign_id: str, token: s
         async with invitation_bot(token, api_url) as bot:
             broadcaster = telegram_broadcaster(app, planner, bot, budget)
             bar = ProgressBar(out)
+            bar.show(await asyncio.to_thread(progress_of, app.sessions, campaign_id), app.service.clock())
             while True:
                 handled = await broadcaster.round(campaign_id)
                 progress = await asyncio.to_thread(progress_of, app.sessions, campaign_id)
@@ -316,7 +318,9 @@ class ProgressBar:
         rate = (progress.done - first_n) / (moment - first_t) if moment > first_t else 0.0
         total = max(progress.total, 1)
         filled = int(self.WIDTH * progress.done / total)
-        if rate > 0:
+        if not progress.waiting:
+            left = "all sent"
+        elif rate > 0:
             left = f"{_duration(progress.waiting / rate)} left"
         elif progress.waiting and progress.next_due is not None and progress.next_due > now:
             left = f"waiting until {progress.next_due:%H:%M} UTC (quiet hours)"
@@ -344,7 +348,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
         run, _survey = _current(app, args.campaign)
-        catalogue, _ = app.catalogue.current()
+        catalogue = app.catalogue.current()
         versions = {v: s for (c, v), s in catalogue.versions.items() if c == run.campaign_id}
         language = args.language or app.config.default_language
         with app.sessions() as session:
@@ -354,8 +358,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         written = (write_xlsx if args.format == "xlsx" else write_csv)(output, rows, k)
         people = len({row[0] for row in rows})
         print(f"Wrote {len(rows)} answers of {people} participants to {', '.join(map(str, written))}.")
-        print("Free text is as typed (marked 'unscrubbed'): read it before sharing. Groups under "
-              f"{k} people are listed in the notes.")
+        print("Free text has personal details replaced ([phone], [name]...): still read it before "
+              f"sharing. Groups under {k} people are listed in the notes.")
         return 0
     finally:
         app.close()

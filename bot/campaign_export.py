@@ -1,9 +1,10 @@
 """`youthvoice campaign export`: one row per participant and question, pseudonymous, as CSV or XLSX.
 
 Never a chat id or a name: participants appear under a pseudonym that is stable within the
-campaign and differs from one campaign to the next. Free text is exported as typed (flagged
-"unscrubbed": read it before sharing). Groups smaller than the minimum size are listed in a
-notes sheet, so that nobody publishes a figure about three people.
+campaign and differs from one campaign to the next. Free text is exported scrubbed: phone numbers,
+e-mail addresses, names and the like replaced by [phone], [email], [name]... (still read it before
+sharing). Groups smaller than the minimum size are listed in a notes sheet, so that nobody publishes
+a figure about three people.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from storage.campaign_reports import AnswerRow
 COLUMNS = ("participant", "campaign_version", "age_band", "city", "neighbourhood",
            "answered_in", "question_id", "question", "option_ids", "option_labels", "number",
            "text", "text_status", "skipped", "answered_at")
-UNSCRUBBED = "unscrubbed"
+SCRUBBED = "scrubbed"
+# A free-text answer whose scrubbed form is missing is left out rather than exported raw.
+WITHHELD = "withheld"
 
 
 def rows_for(answers: Iterable[AnswerRow], versions: Mapping[int, Survey],
@@ -37,7 +40,9 @@ def rows_for(answers: Iterable[AnswerRow], versions: Mapping[int, Survey],
             answer.neighbourhood or "", answer.language, answer.question_id,
             question.text.in_(language) if question else "", ";".join(answer.option_ids),
             ";".join(labels), answer.number if answer.number is not None else "",
-            answer.text or "", UNSCRUBBED if answer.text else "", "yes" if answer.skipped else "no",
+            answer.scrubbed_text or "",
+            (SCRUBBED if answer.scrubbed_text is not None else WITHHELD) if answer.has_text else "",
+            "yes" if answer.skipped else "no",
             answer.answered_at.isoformat(timespec="seconds"),
         ])
     return rows
@@ -60,8 +65,8 @@ def notes(rows: list[list[object]], k: int) -> list[list[object]]:
     lines: list[list[object]] = [
         ["note", "", ""],
         ["Participants appear under a pseudonym valid for this campaign only.", "", ""],
-        ["Free text is as typed and has not been checked for personal details (text_status "
-         "'unscrubbed'): read it before sharing any of it.", "", ""],
+        ["Free text has phone numbers, e-mail addresses, names and the like replaced by [phone], "
+         "[email], [name]... A machine did it: read the text before sharing any of it.", "", ""],
         [f"Groups below have fewer than {k} participants: publish no figure about them.", "", ""],
         ["group", "name", "participants"],
     ]

@@ -229,17 +229,17 @@ class LiveCatalogue:
         self._signature: tuple[Any, ...] | None = None
         self.catalogue = Catalogue((), {}, {}, {})
 
-    def current(self) -> tuple[Catalogue, bool]:
-        """The catalogue, and whether it was just reloaded."""
+    def current(self) -> Catalogue:
+        """The catalogue, reloaded if something changed; a new object each time it is reloaded."""
         with self._lock:
             now = self.monotonic()
             if self._checked_at is not None and now - self._checked_at < self.every:
-                return self.catalogue, False
+                return self.catalogue
             self._checked_at = now
             with self.sessions() as session:
                 signature = store.runs_signature(session)
                 if signature == self._signature:
-                    return self.catalogue, False
+                    return self.catalogue
                 self.catalogue = load_catalogue(session, self.config)
             self._signature = signature
-            return self.catalogue, True
+            return self.catalogue

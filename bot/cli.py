@@ -267,7 +267,8 @@ def cmd_campaign_check(args: argparse.Namespace) -> int:
             failed += 1
             for problem in exc.problems:
                 print(problem)
-            print(f"{path}: {len(exc.problems)} problem(s)")
+            count = len(exc.problems)
+            print(f"{path}: {count} problem{'s' if count > 1 else ''}")
             continue
         print(f"{path}: ok — {survey.id} v{survey.version}, {len(survey.questions)} questions")
     return 1 if failed else 0

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.campaigns import LiveCatalogue
+from bot.campaigns import Catalogue, LiveCatalogue
 from bot.engine.conversation import Context, step
 from bot.engine.language import LanguageTurn
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
@@ -115,6 +115,7 @@ class ConversationService:
         self.sessions = sessions
         self.context = context
         self.catalogue = catalogue
+        self._catalogue_seen: Catalogue | None = None
         self.catalog = catalog
         self.choose_language = choose_language
         self.clock = clock
@@ -176,8 +177,10 @@ class ConversationService:
     def refresh_campaigns(self) -> Context:
         """Take in what partners published or closed since the last look (at most every few seconds)."""
         if self.catalogue is not None:
-            catalogue, changed = self.catalogue.current()
-            if changed:
+            # Several users share the catalogue (the broadcaster too): compare, do not ask "changed?".
+            catalogue = self.catalogue.current()
+            if catalogue is not self._catalogue_seen:
+                self._catalogue_seen = catalogue
                 self.context = replace(self.context, campaigns=catalogue.campaigns,
                                        versions=catalogue.versions, windows=catalogue.windows)
         return self.context
@@ -295,7 +298,9 @@ class ConversationService:
             elif event.type is EventType.PARTICIPANT_RESUMED:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
-                repo.erase_participant(session, participant_id)
+                # Only /delete takes a message passed to safeguarding staff with it.
+                repo.erase_participant(session, participant_id,
+                                       keep_safeguarding=event.type is not EventType.ERASURE_CONFIRMED)
             elif event.type is EventType.DISCLOSURE_DETECTED:
                 ref = alerts_repo.raise_alert(
                     session, participant_id=participant_id, category=data["category"],

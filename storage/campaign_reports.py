@@ -33,9 +33,10 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
             groups.setdefault((city, band), Counter())[metric] += int(count)
 
     is_invitation = Invitation.kind == "invitation"
+    # Targeted: everyone the campaign is for today, and those invited who stopped since.
     rows = session.execute(
         select(Participant.city, Participant.age_band,
-               func.sum(case((is_invitation, 1), else_=0)),
+               func.sum(case((is_invitation & Participant.stopped_at.is_not(None), 1), else_=0)),
                func.sum(case((is_invitation & Invitation.status.in_(("sending", "sent")), 1), else_=0)),
                func.sum(case((is_invitation & (Invitation.status == "sent"), 1), else_=0)),
                func.sum(case((Invitation.status == "failed", 1), else_=0)),
@@ -44,6 +45,7 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
                                                | Participant.stopped_at.is_not(None)), 1), else_=0)),
                func.sum(case(((Invitation.kind == "reminder") & (Invitation.status == "sent"), 1),
                              else_=0)))
+        .select_from(Invitation)
         .join(Participant, Participant.id == Invitation.participant_id)
         .where(Invitation.campaign_id == campaign_id)
         .group_by(Participant.city, Participant.age_band)).all()
@@ -53,18 +55,16 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
                               ("reminded", reminded)):
             add(city, band, metric, count or 0)
     for audience in audiences:
-        waiting = session.execute(
+        reachable = session.execute(
             select(Participant.city, Participant.age_band, func.count())
-            .where(*_eligible(campaign_id, audience, channel),  # type: ignore[arg-type]
-                   ~select(Invitation.id).where(Invitation.participant_id == Participant.id,
-                                                Invitation.campaign_id == campaign_id,
-                                                Invitation.kind == "invitation").exists())
+            .where(*_eligible(campaign_id, audience, channel, not_started=False))  # type: ignore[arg-type]
             .group_by(Participant.city, Participant.age_band)).all()
-        for city, band, count in waiting:
+        for city, band, count in reachable:
             add(city, band, "targeted", count)
     for metric, table in (("started", Participation), ("completed", SurveyCompletion)):
         rows = session.execute(
             select(Participant.city, Participant.age_band, func.count())
+            .select_from(table)
             .join(Participant, Participant.id == table.participant_id)
             .where(table.campaign_id == campaign_id)
             .group_by(Participant.city, Participant.age_band)).all()
@@ -89,7 +89,10 @@ class AnswerRow:
     question_id: str
     option_ids: tuple[str, ...]
     number: float | None
-    text: str | None
+    # Free text with personal details replaced ([phone], [name]...): the raw text never leaves.
+    scrubbed_text: str | None
+    # Whether the answer had free text at all (a raw text past retention may be gone).
+    has_text: bool
     skipped: bool
     answered_at: datetime
 
@@ -108,12 +111,13 @@ def answers_of(session: Session, campaign_id: str) -> Iterator[AnswerRow]:
         options.setdefault(answer_id, []).append(option_id)
     rows = session.execute(
         select(Answer.id, Answer.participant_id, Answer.campaign_version, Answer.age_band, Answer.city,
-               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number, Answer.text,
+               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number,
+               Answer.scrubbed_text, Answer.text.is_not(None) | Answer.scrubbed_text.is_not(None),
                Answer.skipped, Answer.answered_at)
         .where(Answer.campaign_id == campaign_id)
         .order_by(Answer.participant_id, Answer.answered_at, Answer.id))
     for (answer_id, participant_id, version, band, city, place, language, question, number, text,
-         skipped, answered_at) in rows:
+         has_text, skipped, answered_at) in rows:
         yield AnswerRow(pseudonym(campaign_id, participant_id), version, band, city, place, language,
-                        question, tuple(options.get(answer_id, ())), number, text, skipped,
-                        answered_at)
+                        question, tuple(options.get(answer_id, ())), number, text, bool(has_text),
+                        skipped, answered_at)

@@ -54,7 +54,10 @@ class Audience:
     languages: tuple[str, ...] = ()
 
 
-def _eligible(campaign_id: str, audience: Audience, channel: str) -> list[object]:
+def _eligible(campaign_id: str, audience: Audience, channel: str, *,
+              not_started: bool = True) -> list[object]:
+    """Who the campaign is for in this city: consented, reachable, not stopped (and, to invite,
+    not already taking part)."""
     conditions: list[object] = [
         Participant.city == audience.city,
         Participant.stopped_at.is_(None),
@@ -62,9 +65,10 @@ def _eligible(campaign_id: str, audience: Audience, channel: str) -> list[object
                        ConsentRecord.kind == "participation", ConsentRecord.granted),
         exists().where(ChannelIdentity.participant_id == Participant.id,
                        ChannelIdentity.channel == channel),
-        ~exists().where(Participation.participant_id == Participant.id,
-                        Participation.campaign_id == campaign_id),
     ]
+    if not_started:
+        conditions.append(~exists().where(Participation.participant_id == Participant.id,
+                                          Participation.campaign_id == campaign_id))
     if audience.neighbourhoods:
         conditions.append(Participant.neighbourhood.in_(audience.neighbourhoods))
     if audience.age_bands:

@@ -14,6 +14,7 @@ import contextlib
 import enum
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -482,6 +483,11 @@ class TelegramChannel:
         if forgotten:
             log.info("forgot %d old handled-message marks", forgotten)
         purged = await asyncio.to_thread(self.service.purge)
+        if self.spool is not None:
+            before = time.time() - self.service.retention.total_seconds()
+            forgotten_files = await asyncio.to_thread(self.spool.forget_set_aside, before)
+            if forgotten_files:
+                log.info("retention: removed %d set-aside spool files", forgotten_files)
         log.info("retention: %d answers and %d safeguarding messages past the retention period now "
                  "keep only their scrubbed text; %d cool-downs expired", purged.answers, purged.alerts,
                  purged.turned_away)

@@ -63,7 +63,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        where = "" if self.field == "(file)" else f"{self.field}: "
+        return f"{self.file}:{self.line}: {where}{self.message}"
 
 
 class SurveyError(Exception):

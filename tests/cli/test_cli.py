@@ -53,7 +53,7 @@ def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) 
     assert main(["campaign", "check", str(BROKEN), str(ROOT / "surveys" / "my-city.yml")]) == 1
     out = capsys.readouterr().out
     assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
-    assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
+    assert f"{BROKEN}: 14 problems" in out  # all but the generated over-long text
     assert "my-city.yml: ok — my-city v2, 10 questions" in out
 
 

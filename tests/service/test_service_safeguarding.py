@@ -81,14 +81,14 @@ def dispatcher(app: App, mailer: Mailer | None = None) -> AlertDispatcher:
 
 def test_a_disclosure_raises_a_pseudonymous_alert_and_is_no_answer(app: App) -> None:
     channel = CollectingChannel(app.service, name="telegram")
-    onboard(channel, "4242")
-    turn = channel.say("4242", "i just dont want to be here anymore, call me on 06 12 34 56 78", "en")
+    onboard(channel, "100020001")
+    turn = channel.say("100020001", "i just dont want to be here anymore, call me on 06 12 34 56 78", "en")
     assert "3114" in turn.outbound[0].text
     assert not turn.answers
     with app.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
         assert (alert.category, alert.city, alert.status) == ("self_harm", "lyon", "open")
-        assert alert.ref.startswith("SG-") and "4242" not in alert.ref
+        assert alert.ref.startswith("SG-") and "100020001" not in alert.ref
         assert alert.scrubbed.endswith("call me on [phone]")
         deliveries = session.scalars(select(SafeguardingDelivery)).all()
         assert sorted((d.kind, d.address) for d in deliveries) == [
@@ -98,8 +98,8 @@ def test_a_disclosure_raises_a_pseudonymous_alert_and_is_no_answer(app: App) -> 
 
 async def test_alerts_wait_while_the_staff_chat_is_down_then_arrive(app: App, clock: Clock) -> None:
     channel = CollectingChannel(app.service, name="telegram")
-    onboard(channel, "77")
-    channel.say("77", "mon beau-père me tape quand il boit", "fr")
+    onboard(channel, "100010001")
+    channel.say("100010001", "mon beau-père me tape quand il boit", "fr")
     chats = Chats()
     chats.down = True
     sender = dispatcher(app)
@@ -113,7 +113,7 @@ async def test_alerts_wait_while_the_staff_chat_is_down_then_arrive(app: App, cl
     [(address, text)] = chats.sent
     assert address == STAFF_CHAT
     assert "abuse_at_home" in text and "Lyon" in text and "mon beau-père me tape" in text
-    assert "77" not in text.replace(STAFF_CHAT, "")
+    assert "100010001" not in text.replace(STAFF_CHAT, "")
     with app.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
         actions = [s.action for s in alerts_repo.steps(session, alert.id)]
@@ -279,3 +279,18 @@ async def test_logs_carry_no_message_text(app: App, caplog: pytest.LogCaptureFix
     await dispatcher(app).round(chats)
     app.service.purge()
     assert caplog.records and "stepdad" not in caplog.text and "drinks" not in caplog.text
+
+
+async def test_an_alert_outlives_being_turned_away_for_age(app: App) -> None:
+    channel = CollectingChannel(app.service, name="telegram")
+    channel.say("100030001", "my dad hits me", "en")
+    channel.say("100030001", "/start", "en")
+    channel.press("100030001", "Under 13", "en")
+    with app.sessions() as session:
+        assert session.scalars(select(Answer)).all() == []
+        alert = session.scalars(select(SafeguardingAlert)).one()
+    staff = Staff(app.sessions, app.context.community, app.context.catalog, app.service.clock)
+    staff.reply(alert.ref, "amina", "We are here.")
+    chats = Chats()
+    await dispatcher(app).round(chats)
+    assert tuple({address for address, _ in chats.sent} - {STAFF_CHAT}) == ("100030001", )
