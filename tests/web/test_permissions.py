@@ -40,6 +40,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/alerts/{ref}"): {"safeguarding"},
     ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
     ("POST", "/alerts/{ref}/close"): {"safeguarding"},
+    ("GET", "/results"): {PUBLIC},
+    ("GET", "/results/{city_id}"): {PUBLIC},
     ("GET", "/council"): {"council"},
     ("GET", "/council/digests/{delivery_id:int}"): {"council"},
     ("GET", "/council/digests/{delivery_id:int}/content"): {"council"},
