@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import GNUTranslations
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, Signer
 from jinja2 import Environment
@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.campaigns import LiveCatalogue
 from bot.config import AppConfig
 from bot.engine.turn import Context
 from storage import staff_repository as staff
@@ -46,6 +47,8 @@ class Console:
     translations: Mapping[str, GNUTranslations]
     context: Context
     clock: Callable[[], datetime]
+    # Reloaded whenever the stored campaigns changed (checked on every read: the pages show live state).
+    catalogue: LiveCatalogue
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 
@@ -117,9 +120,20 @@ class Page:
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         env = self.console.environments[self.language]
         body = env.get_template(template).render(
-            user=self.user, csrf_token=self.csrf_token, request_path=self.request.url.path,
+            user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
             now=self.now, **values)
         return HTMLResponse(body, status_code=status)
+
+    def return_path(self) -> str:
+        """Where to come back to after switching language: this page, or for the answer to a form,
+        the page that had the form (a POST cannot be repeated by a redirect)."""
+        if self.request.method == "GET":
+            path = self.request.url.path
+            return f"{path}?{self.request.url.query}" if self.request.url.query else path
+        referer = urlsplit(self.request.headers.get("referer", ""))
+        if referer.netloc == self.request.url.netloc and referer.path.startswith("/"):
+            return referer.path
+        return "/"
 
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)

@@ -120,6 +120,8 @@ class Commands(TurnBase):
             else:
                 self.enter(Phase.AGE)
             return
+        # /start is how someone who said "Not now" comes back to a campaign.
+        self.update(declined=())
         self.say(self.tr(texts.WELCOME_BACK))
         self.repeat()
 

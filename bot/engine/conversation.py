@@ -7,8 +7,9 @@ part lives in its own module; this one routes a message to the part that handles
 
 from __future__ import annotations
 
-from bot.engine import callbacks, texts
+from bot.engine import callbacks, campaigns, texts
 from bot.engine.commands import Commands
+from bot.engine.invitations import Invitations
 from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
 from bot.engine.profile import MENU
@@ -25,7 +26,7 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Support, Commands, Onboarding, Questionnaire):
+class _Turn(Support, Commands, Onboarding, Questionnaire, Invitations):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
@@ -39,7 +40,10 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             if not (kind is InboundKind.TEXT and self.disclosure(self.inbound.text)):
                 self.cooling_down()
             return self.result()
-        if kind is InboundKind.COMMAND:
+        if (kind is InboundKind.BUTTON and self.state.pending is None and not self.state.stopped
+                and self.current_campaign_closed()):
+            self.campaign_closed()
+        elif kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
         elif kind is InboundKind.BUTTON:
             self.button(self.inbound.data)
@@ -74,6 +78,9 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.say(self.tr(texts.STOPPED))
             return
         parts = payload.parts
+        if payload.scope == callbacks.INVITE:
+            self.invitation_pressed(parts[0], parts[1] == campaigns.START)
+            return
         if payload.scope == callbacks.LANGUAGE:
             if (self.state.pending is Pending.LANGUAGE or self.state.language is None
                     or (self.state.language_offered and not self.state.language_locked)):
@@ -121,6 +128,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
+        elif phase is Phase.SURVEY and self.current_campaign_closed():
+            self.campaign_closed()
         elif phase is Phase.SURVEY:
             self.survey_text(text)
         elif phase is Phase.IDLE:

@@ -110,6 +110,10 @@ class EventType(StrEnum):
     WENT_BACK = "went_back"
     INPUT_REJECTED = "input_rejected"
     SURVEY_COMPLETED = "survey_completed"
+    INVITATION_ACCEPTED = "invitation_accepted"
+    INVITATION_DECLINED = "invitation_declined"
+    # A late answer to a campaign that has closed: nothing was stored.
+    SURVEY_CLOSED = "survey_closed"
     PARTICIPANT_STOPPED = "participant_stopped"
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"
