@@ -595,11 +595,12 @@ class TelegramChannel:
 
         async def send(channel: str, address: str, text: str) -> None:
             if channel != CHANNEL:
-                raise RuntimeError(f"cannot deliver on channel {channel!r} from Telegram")
+                # The terminal chat, say: no way to reach that person from here, now or later.
+                raise Unreachable(f"no delivery on channel {channel!r} from Telegram")
             try:
                 await bot.send_message(int(address), text, rate_limit_args=Priority.ALERT)
             except Forbidden as exc:
-                raise Unreachable(str(exc)) from exc
+                raise Unreachable(f"blocked the bot: {exc}") from exc
 
         return await self.alerts.round(send)
 
