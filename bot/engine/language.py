@@ -176,15 +176,15 @@ def follow_language(
 def message_vote(text: str, detector: LanguageDetector) -> int:
     """What one message says of its language: positive French, negative English, 0 for nothing.
 
-    A single word counts only when it is a word of one language ("slt", "yeah"): neither the
-    statistical detector nor accents are asked, since they would give a language to a name
-    ("Montréal", "Guillotière").
+    A single word counts only when it is itself a word of one language ("slt", "yeah"): neither
+    the statistical detector, nor accents, nor the parts of a compound are asked, since they would
+    give a language to a name ("Montréal", "Côte-des-Neiges").
     """
     words = _words(text)
     if not words:
         return 0
     if len(words) == 1:
-        return _WORD_VOTE * _word_vote(words[0].text)
+        return _WORD_VOTE * _lexicon_vote(words[0].text)
     return _score(words, detector)
 
 
