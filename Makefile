@@ -69,6 +69,7 @@ test: install system-deps lint
 bench: install
 	$(BIN)/python benchmarks/turn.py
 	$(BIN)/python benchmarks/digest.py
+	$(BIN)/python benchmarks/web.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
 	$(BIN)/python benchmarks/matching.py
