@@ -35,6 +35,7 @@ from bot.engine.messages import Outbound
 from bot.engine.texts import Catalog
 from bot.rate_budget import Priority, RateBudget
 from bot.schedule import next_allowed
+from storage import council_replies as replies
 from storage import invitations as queue
 from storage.invitations import Audience, Claimed
 
@@ -194,6 +195,15 @@ class Broadcaster:
             later: dict[datetime, list[int]] = {}
             to_send: list[tuple[Claimed, Outbound]] = []
             for row in claimed:
+                if row.kind == replies.KIND:
+                    # A council's reply goes after the campaign closed, to those who took part.
+                    reply = None if row.stopped or row.address is None else replies.reply_for(
+                        session, row.campaign_id, row.city)
+                    if reply is None:
+                        drop.append((row.id, "dropped"))
+                    elif not self._quiet(row, now, later):
+                        to_send.append((row, Outbound(reply.text(row.language))))
+                    continue
                 survey = catalogue.versions.get((row.campaign_id, row.campaign_version))
                 gone = (row.stopped or row.closed or row.address is None or survey is None
                         or (row.kind == "invitation" and row.started)
@@ -201,12 +211,8 @@ class Broadcaster:
                 if gone or survey is None:
                     drop.append((row.id, "dropped"))
                     continue
-                zone = self.zones.get(row.city or "")
-                if zone is not None:
-                    allowed = next_allowed(now, zone, self.config.quiet_hours_of(row.city or "").span())
-                    if allowed > now:
-                        later.setdefault(allowed, []).append(row.id)
-                        continue
+                if self._quiet(row, now, later):
+                    continue
                 language = row.language or self.config.default_language
                 to_send.append((row, invitation(survey, language, self.catalog,
                                                 reminder=row.kind == "reminder")))
@@ -214,6 +220,17 @@ class Broadcaster:
             for due, ids in later.items():
                 queue.release(session, ids, due)
         return to_send
+
+    def _quiet(self, row: Claimed, now: datetime, later: dict[datetime, list[int]]) -> bool:
+        """In the quiet hours of the participant's city: put it back until they end."""
+        zone = self.zones.get(row.city or "")
+        if zone is None:
+            return False
+        allowed = next_allowed(now, zone, self.config.quiet_hours_of(row.city or "").span())
+        if allowed > now:
+            later.setdefault(allowed, []).append(row.id)
+            return True
+        return False
 
     def _mark_sending(self, ids: list[int]) -> set[int]:
         with self.sessions.begin() as session:

@@ -29,11 +29,13 @@ from digests.periods import Period, PeriodError, parse_period
 from digests.service import DigestLoop, DigestService, UnknownCouncilError
 from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
-from storage import db, digest_store
+from storage import campaign_store, council_replies, db, digest_store
 from storage import repositories as repo
 from web import cli as web_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A council's answer is one Telegram message.
+REPLY_LIMIT = 4096
 NO_TOKEN = """\
 YouthVoice needs a Telegram bot token to serve Telegram, and TELEGRAM_BOT_TOKEN is not set.
 
@@ -172,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     example.set_defaults(func=cmd_digest_example)
 
     web_cli.register(commands)
+
+    council = commands.add_parser("council", help="a council's side: answering the young people")
+    council_commands = council.add_subparsers(dest="council_command", required=True)
+    reply = council_commands.add_parser(
+        "reply", help="send the council's answer about a campaign, once, to the young people of its "
+                      "city who took part and did not /stop (the running bot sends it, not at night)")
+    reply.add_argument("--council", required=True, help="a council id from config.yml")
+    reply.add_argument("--campaign", required=True, help="the campaign the answer is about")
+    reply.add_argument("--fr", type=Path, required=True, help="the answer in French (a UTF-8 text file)")
+    reply.add_argument("--en", type=Path, required=True, help="the answer in English (a UTF-8 text file)")
+    reply.set_defaults(func=cmd_council_reply)
 
     database = commands.add_parser("db", help="manage the database")
     database_commands = database.add_subparsers(dest="db_command", required=True)
@@ -379,6 +392,55 @@ def cmd_digest_send(args: argparse.Namespace) -> int:
 def cmd_digest_example(args: argparse.Namespace) -> int:
     for path in write_example(args.out):
         print(path)
+    return 0
+
+
+class ReplyError(Exception):
+    """A council reply that cannot go: the message says why."""
+
+
+def _reply_text(path: Path, language: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ReplyError(f"{path}: cannot read the {language} answer: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReplyError(f"{path}: not UTF-8 text (save it as UTF-8)") from exc
+    if not text:
+        raise ReplyError(f"{path}: the {language} answer is empty")
+    if len(text) > REPLY_LIMIT:
+        raise ReplyError(f"{path}: the {language} answer has {len(text)} characters; a Telegram message "
+                         f"holds at most {REPLY_LIMIT}")
+    return text
+
+
+def cmd_council_reply(args: argparse.Namespace) -> int:
+    try:
+        texts = {"fr": _reply_text(args.fr, "French"), "en": _reply_text(args.en, "English")}
+    except ReplyError as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(args.config, args.database)
+    try:
+        council = digest_service(app).council(args.council)
+        now = app.service.clock()
+        with app.sessions.begin() as session:
+            version = campaign_store.highest_version(session, args.campaign)
+            if version is None:
+                print(f"youthvoice: no campaign {args.campaign!r} in the database", file=sys.stderr)
+                return 2
+            if council_replies.record_reply(session, council.id, args.campaign, council.city, texts["fr"],
+                                            texts["en"], now) is None:
+                print(f"youthvoice: {council.id} already replied about {args.campaign}: young people get "
+                      "one answer per campaign, nothing was sent again", file=sys.stderr)
+                return 1
+            queued = council_replies.queue_reply(session, args.campaign, version, council.city, "telegram",
+                                                 now, now)
+    finally:
+        app.close()
+    print(f"{queued} young people of {council.city} who took part in {args.campaign} will receive the "
+          "answer in their language; the running bot sends it (not during quiet hours). The next digest "
+          "says how many received it.")
     return 0
 
 

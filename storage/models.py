@@ -119,7 +119,8 @@ class Campaign(Base):
     partner_id: Mapped[str | None] = mapped_column(String)
 
 
-INVITATION_KINDS = ("invitation", "reminder")
+# council_reply: a council's answer to the young people of its city who took part in a campaign.
+INVITATION_KINDS = ("invitation", "reminder", "council_reply")
 INVITATION_STATUSES = ("queued", "claimed", "sending", "sent", "failed", "blocked", "dropped")
 RESPONSES = ("started", "not_now")
 
@@ -429,3 +430,23 @@ class TurnedAway(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CouncilReply(Base):
+    """What a council answers the young people of its city about a campaign ("you said / we will").
+
+    One per council and campaign: the unique key is what makes a second `council reply` refuse
+    instead of messaging everyone again. Sent through the broadcaster (invitations of kind
+    council_reply), which keeps who received it.
+    """
+
+    __tablename__ = "council_replies"
+    __table_args__ = (UniqueConstraint("council_id", "campaign_id"), Index(None, "campaign_id", "city"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    council_id: Mapped[str] = mapped_column(String)
+    campaign_id: Mapped[str] = mapped_column(String)
+    city: Mapped[str] = mapped_column(String)
+    text_fr: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

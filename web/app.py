@@ -14,7 +14,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
-from web import admin, auth, council, home, partner, safeguarding
+from bot.campaigns import LiveCatalogue
+from web import admin, auth, campaigns, council, home, partner, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.settings import WebSettings
@@ -58,7 +59,8 @@ def build_console(app: App, settings: WebSettings, clock: Callable[[], datetime]
                    environments={language: environment(language, translations[language])
                                  for language in LANGUAGES},
                    translations=translations,
-                   context=app.context, clock=clock or app.service.clock)
+                   context=app.context, clock=clock or app.service.clock,
+                   catalogue=LiveCatalogue(app.sessions, app.config, every=0))
 
 
 def create_app(console: Console) -> Starlette:
@@ -67,6 +69,7 @@ def create_app(console: Console) -> Starlette:
         *auth.ROUTES,
         *admin.ROUTES,
         *partner.ROUTES,
+        *campaigns.ROUTES,
         *safeguarding.ROUTES,
         *council.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.campaigns import LiveCatalogue
 from bot.config import AppConfig
 from bot.engine.turn import Context
 from storage import staff_repository as staff
@@ -46,6 +47,8 @@ class Console:
     translations: Mapping[str, GNUTranslations]
     context: Context
     clock: Callable[[], datetime]
+    # Reloaded whenever the stored campaigns changed (checked on every read: the pages show live state).
+    catalogue: LiveCatalogue
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 

@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.engine.community import Community
 from bot.engine.loader import Problem, SurveyError, load_survey
 from bot.engine.survey import LANGUAGES, Survey
 from web import preview
@@ -36,9 +37,9 @@ class Checked:
         return len(self.general) + sum(len(line.problems) for line in self.lines)
 
 
-def check(source: str, filename: str) -> Checked:
+def check(source: str, filename: str, community: Community) -> Checked:
     try:
-        survey: Survey | None = load_survey(source, filename)
+        survey: Survey | None = load_survey(source, filename, community)
         problems: list[Problem] = []
     except SurveyError as exc:
         survey, problems = None, exc.problems
@@ -92,7 +93,7 @@ def check_upload(current: Page) -> Response:
     if isinstance(read, str):
         return current.render("campaign_check.html", status=400, checked=None, problem=read)
     source, filename = read
-    checked = check(source, filename)
+    checked = check(source, filename, current.config.community())
     outside: list[str] = []
     if checked.survey is not None:
         outside = [city for city in checked.survey.audience.cities if city not in cities]
@@ -104,7 +105,7 @@ def check_upload(current: Page) -> Response:
 def try_campaign(current: Page) -> Response:
     cities = partner_cities(current)
     source = current.field("source")
-    checked = check(source, "campaign.yml")
+    checked = check(source, "campaign.yml", current.config.community())
     if checked.survey is None:
         return current.render("campaign_check.html", status=422, checked=checked, problem=None, outside=[],
                               languages=LANGUAGES)

@@ -37,6 +37,7 @@ from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, second
 from bot.engine import callbacks
 from bot.engine.language import supported_language
 from bot.engine.messages import Choice, Inbound, InboundKind
+from bot.engine.support import first_aid
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.rate_budget import Priority, RateBudget, budget_key
@@ -284,7 +285,15 @@ class TelegramChannel:
         if update.callback_query is not None:
             self._spawn(self.attempt(chat_id, update.callback_query.answer))
         if tell:
-            self._spawn(self.say(bot, chat_id, interface, KEPT))
+            message = update.message or update.edited_message
+            language = supported_language(interface) or self.service.context.community.default_language
+            # A disclosure cannot wait for the database: the helplines go out now.
+            aid = first_aid(self.service.context, message.text, language) if (
+                message is not None and message.text) else None
+            if aid is not None:
+                self._spawn(self.attempt(chat_id, lambda: bot.send_message(chat_id, aid)))
+            else:
+                self._spawn(self.say(bot, chat_id, interface, KEPT))
         return Handled.KEPT
 
     def refuse(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any]) -> None:

@@ -4,13 +4,14 @@ survives outages, retention, erasure of everything about the person."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from bot.alerts import AlertDispatcher, Unreachable
 from bot.app import App, build_app
 from bot.channels.collecting import CollectingChannel
+from bot.channels.spool import Spool
+from bot.channels.telegram import TelegramChannel
 from bot.mail import Mailer
 from bot.staff import Staff, UnknownAlertError
 from storage import safeguarding as alerts_repo
@@ -294,3 +297,20 @@ async def test_an_alert_outlives_being_turned_away_for_age(app: App) -> None:
     chats = Chats()
     await dispatcher(app).round(chats)
     assert tuple({address for address, _ in chats.sent} - {STAFF_CHAT}) == ("100030001", )
+
+
+async def test_the_running_bot_purges_in_its_hourly_round(app: App, clock: Clock, tmp_path: Path) -> None:
+    channel = CollectingChannel(app.service, name="telegram")
+    onboard(channel, "100040001")
+    channel.say("100040001", "i want to die, text me on 06 12 34 56 78", "en")
+    spool = Spool(tmp_path / "spool")
+    failed = tmp_path / "spool" / "00000000000000000009.failed"
+    failed.write_text('{"text": "kept for an operator"}', encoding="utf-8")
+    os.utime(failed, (1_000, 1_000))
+    clock.now += timedelta(days=91)
+    telegram = TelegramChannel(app.service, app.context.catalog, spool=spool, alerts=app.alerts)
+    await telegram.tidy(cast(Any, None))
+    with app.sessions() as session:
+        alert = session.scalars(select(SafeguardingAlert)).one()
+    assert alert.message is None and alert.scrubbed == "i want to die, text me on [phone]"
+    assert not failed.exists()

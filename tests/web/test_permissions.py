@@ -30,6 +30,12 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("POST", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/preview"): {"partner"},
     ("GET", "/campaigns/preview"): {"partner"},
+    ("GET", "/campaigns"): {"partner"},
+    ("POST", "/campaigns/publish"): {"partner"},
+    ("GET", "/campaigns/{campaign_id}"): {"partner"},
+    ("POST", "/campaigns/{campaign_id}/send"): {"partner"},
+    ("POST", "/campaigns/{campaign_id}/close"): {"partner"},
+    ("GET", "/campaigns/{campaign_id}/export.{kind}"): {"partner"},
     ("GET", "/alerts"): {"safeguarding"},
     ("GET", "/alerts/{ref}"): {"safeguarding"},
     ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
@@ -40,7 +46,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/council/results/{campaign_id}"): {"council"},
 }
 SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1", "{ref}": "SG-NONE",
-          "{delivery_id:int}": "1", "{campaign_id}": "my-city"}
+          "{delivery_id:int}": "1", "{campaign_id}": "my-city",
+          "{kind}": "csv"}
 
 
 def routes(site: Site) -> list[tuple[str, str]]:
