@@ -117,8 +117,8 @@ class AlertDispatcher:
                 return "reply not relayed: the young person erased their data"
             try:
                 await send_chat(address[0], address[1], delivery.text or "")
-            except Unreachable:
-                return "reply not relayed: the young person cannot be reached (blocked the bot)"
+            except Unreachable as exc:
+                return f"reply not relayed: the young person cannot be reached ({exc})"
             return "reply relayed to the young person"
         subject, body = await asyncio.to_thread(self.staff_text, delivery.ref, delivery.alert_id)
         if delivery.kind == "telegram":

@@ -17,7 +17,7 @@ from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
-from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--spool", type=Path, default=Path("var/spool/telegram"),
                      help="where messages wait on disk while the database is down "
                           "(default: var/spool/telegram)")
+    run.add_argument("--merge-replies", choices=[m.value for m in Merge], default=Merge.BUSY.value,
+                     help="one Telegram call per button answer (the pressed question is edited into "
+                          "the answer and the next question) instead of two: never, always, or busy "
+                          "(while replies queue for Telegram's rate limit; the default)")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
@@ -234,7 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     digests = DigestLoop(digest_service(app, secrets))
     digests.start()
     try:
-        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
+        channel = TelegramChannel(app.service, app.context.catalog,
+                                  Delivery(merge=Merge(args.merge_replies)), spool=Spool(args.spool),
                                   alerts=app.alerts)
         # Every worker takes part in sending campaign invitations, under the token's one budget.
         planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
 from bot.campaigns import LiveCatalogue
-from web import admin, auth, campaigns, council, home, partner, safeguarding
+from web import admin, auth, campaigns, council, home, partner, public, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.settings import WebSettings
@@ -72,6 +72,7 @@ def create_app(console: Console) -> Starlette:
         *campaigns.ROUTES,
         *safeguarding.ROUTES,
         *council.ROUTES,
+        *public.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     application = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],

@@ -87,3 +87,25 @@ def test_the_chat_speaks_the_terminal_language_and_keeps_log_lines_out(tmp_path:
     assert "À bientôt ! Relance la même commande" in done.stdout
     assert "WARNING" not in done.stdout and not done.stderr
     assert "NLU server at http://127.0.0.1:9 unavailable" in log.read_text(encoding="utf-8")
+
+
+def test_safeguarding_follow_up_from_the_command_line(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'sg.db'}"
+    said = chat(monkeypatch, capsys, database, ["3", "1", "1", "1", "jveux disparaître"])
+    assert "3114" in said and "Effacer tout ce que nous avons sur toi" not in said
+    base = ["--config", str(ROOT / "config.yml"), "--database", database, "safeguarding", "--as", "amina"]
+    assert main([*base, "list"]) == 0
+    listed = capsys.readouterr().out
+    ref = listed.split()[0]
+    assert ref.startswith("SG-") and "self_harm" in listed and "lyon" in listed
+    assert main([*base, "reply", ref, "Bonjour, je suis là."]) == 0
+    assert main([*base, "close", ref, "--note", "rappelé"]) == 0
+    capsys.readouterr()
+    assert main([*base, "show", ref]) == 0
+    shown = capsys.readouterr().out
+    assert "jveux disparaître" in shown and "amina replied: Bonjour, je suis là." in shown
+    assert "amina closed: rappelé" in shown and "(closed)" in shown
+    assert main([*base, "show", "SG-XXXX-XXXX"]) == 1
+    assert "no safeguarding alert" in capsys.readouterr().err

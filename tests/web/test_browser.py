@@ -14,10 +14,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
+from storage import campaign_store as store
 from storage import staff_repository as staff
 from tests.support.browser import headless_chromium
+from tests.support.deployment import campaign_text, seed_participants
 from tests.support.live_server import live_server
 from tests.web.conftest import PASSWORD, ROOT, Site
+from tests.web.test_campaign_pages import broadcast
 from tests.web.test_council_pages import seed
 from tests.web.test_partner_check import BROKEN, GOOD
 from tests.web.test_safeguarding_pages import raise_alert
@@ -59,6 +62,13 @@ def submit(browser: WebDriver, selector: str = "main form button[type=submit]") 
     click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, selector))
 
 
+def figure(browser: WebDriver, name: str) -> str:
+    for box in browser.find_elements(By.CSS_SELECTOR, ".figure"):
+        if box.text.endswith(name):
+            return str(box.find_element(By.TAG_NAME, "strong").text)
+    raise AssertionError(f"no figure {name!r}")
+
+
 def sign_in(browser: WebDriver, base: str, email: str) -> None:
     browser.get(f"{base}/login")
     fill(browser, "email", email)
@@ -87,6 +97,9 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
                                     email="lea@mdj.example", name="Léa Martin", role="partner",
                                     partner_id="maison-des-jeunes", council_id=None, language="fr",
                                     actor="test", now=site.clock())
+    seed_participants(site.app.sessions, 30, city="lyon")
+    quartier = tmp_path / "quartier.yml"
+    quartier.write_text(campaign_text("quartier"), encoding="utf-8")
     broken, good = tmp_path / "ma-campagne.yml", tmp_path / "ma-campagne-corrigee.yml"
     broken.write_text(BROKEN, encoding="utf-8")
     good.write_text(GOOD, encoding="utf-8")
@@ -104,7 +117,9 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         fill(browser, "password", PASSWORD)
         fill(browser, "again", PASSWORD)
         submit(browser)
-        assert browser.current_url.endswith("/campaigns/check")
+        assert browser.current_url.endswith("/campaigns")
+        assert "Vos campagnes" in browser.find_element(By.TAG_NAME, "h1").text
+        click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Vérifier un fichier"))
         assert "Vérifier un fichier de campagne" in browser.find_element(By.TAG_NAME, "h1").text
 
         browser.find_element(By.NAME, "file").send_keys(str(broken))
@@ -127,7 +142,24 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
             By.XPATH, "//form[@class='choices']/button[text()='Bus, tram or metro']"))
         assert "What gets in your way most" in browser.page_source
         shot("partner-preview-en")
+
+        # Publish a campaign of its own, send it, and watch the status move as invitations go out.
+        click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Check a file"))
+        browser.find_element(By.NAME, "file").send_keys(str(quartier))
+        submit(browser, "main form[enctype] button[type=submit]")
+        click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Publish']"))
+        assert browser.current_url.endswith("/campaigns/quartier?done=published")
+        assert figure(browser, "in the target") == "30"
+        click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Send the invitations now']"))
+        assert "30 invitations waiting to be sent" in browser.page_source
+        broadcast(site, "quartier")
+        browser.refresh()
+        loaded(browser)
+        assert figure(browser, "delivered") == "30"
+        shot("partner-status-en")
         switch_language(browser)
+        assert figure(browser, "reçues") == "30"
+        shot("partner-status-fr")
         sign_out(browser)
 
         # The council officer reads the digest, then the results of the city's campaign.
@@ -147,6 +179,10 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         browser.get(f"{base}/council/results/my-city")
         assert browser.find_elements(By.CSS_SELECTOR, "table.bars svg rect")
         shot("council-results-fr")
+        fill(browser, "fr", "Merci ! Nous ouvrons une ligne de bus de nuit en mars.")
+        fill(browser, "en", "Thank you! A night bus line opens in March.")
+        submit(browser, "form[action$='/answer'] button")
+        assert "La mairie a répondu le" in browser.page_source
         switch_language(browser)
         assert "Every answer so far from Lyon" in browser.page_source
         shot("council-results-en")
@@ -162,6 +198,21 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         assert "replied" in browser.find_element(By.XPATH, "//h2[text()='Historique']/following::table").text
         shot("safeguarding-alert-fr")
         assert browser.execute_script("return document.scripts.length") == 0
+        sign_out(browser)
+
+        # Anyone, on a phone: the public results of the campaign once it is closed.
+        with site.app.sessions.begin() as session:
+            store.close_run(session, "my-city", site.clock())
+        browser.set_window_size(400, 900)
+        for language in ("fr", "en"):
+            browser.get(f"{base}/results/lyon?lang={language}")
+            assert browser.find_elements(By.CSS_SELECTOR, "table.bars svg rect")
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 400, f"the public page scrolls sideways on a phone ({width}px)"
+            browser.set_window_size(400, min(int(browser.execute_script(
+                "return document.documentElement.scrollHeight")) + 100, 2400))
+            browser.save_screenshot(str(shots / f"public-{language}.png"))
+            browser.set_window_size(400, 900)
 
     with site.app.sessions() as session:
         actions = [event.action for event in staff.audit_trail(session)]
