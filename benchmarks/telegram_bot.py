@@ -49,7 +49,9 @@ from tests.support.telegram import (  # noqa: E402
 from tests.telegram.botprocess import BotProcess  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-VARIANTS = ("youthvoice", "minimal", "minimal-httpx", "echo")
+# youthvoice-unmerged: two calls per button answer even while replies queue (--merge-replies never).
+VARIANTS = ("youthvoice", "youthvoice-unmerged", "minimal", "minimal-httpx", "echo")
+MINIMAL = VARIANTS[2:]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -129,13 +131,14 @@ async def run_mode(mode: str, users_count: int, turns: int, batches: int,
     }
 
 
-def start_bot(bot: EmulatedBot, mode: str, database: str, variant: str,
-              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **(extra_env or {}), "TELEGRAM_BOT_TOKEN": bot.token, "TELEGRAM_API_URL": bot.url,
+def start_bot(bot: EmulatedBot, mode: str, database: str, variant: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": bot.token, "TELEGRAM_API_URL": bot.url,
            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database, "PTB_TIMEDELTA": "true"}
-    minimal = variant != "youthvoice"
+    minimal = variant in MINIMAL
     command = ([sys.executable, __file__, "--serve-minimal", variant] if minimal else
-               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu"])
+               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu",
+                "--spool", tempfile.mkdtemp(), "--merge-replies",
+                "never" if variant == "youthvoice-unmerged" else "busy"])
     if mode == "webhook":
         port = free_port()
         command += (["--webhook", "--port", str(port)] if minimal else
@@ -232,15 +235,14 @@ async def run_limit(variant: str, users_count: int, seconds: float) -> dict[str,
             "refused": float(refused)}
 
 
-async def run_latency(variant: str, users_count: int, think: float, seconds: float,
-                      extra_env: dict[str, str] | None = None) -> dict[str, float]:
+async def run_latency(variant: str, users_count: int, think: float, seconds: float) -> dict[str, float]:
     """Each user thinks ``think`` s before every answer; reply time from the emulator's call log."""
     emulator = start_emulator()
     folder = tempfile.mkdtemp()
     rng = random.Random(8)
     async with emulator.bot() as bot:
         await bot.limit_rate(LIMIT)
-        process = start_bot(bot, "polling", f"sqlite:///{folder}/bench.db", variant, extra_env)
+        process = start_bot(bot, "polling", f"sqlite:///{folder}/bench.db", variant)
         actions: list[tuple[int, float]] = []
         try:
             await asyncio.sleep(3)
@@ -323,7 +325,10 @@ async def run_kills(kills: int, database: str | None) -> dict[str, float]:
                     process.stop()
                 killed += len(process.kills)
                 personas_total += len(personas)
-                unfinished += sum(1 for r in results if isinstance(r, BaseException))
+                failures = [r for r in results if isinstance(r, BaseException)]
+                unfinished += len(failures)
+                if failures:
+                    print(f"  a person got stuck: {failures[0]!r}"[:2000], flush=True)
                 waits = [done - max(asked, process.last_start_before(done))
                          for p in personas for asked, done in p.waits]
                 longest = max([longest, *waits])
@@ -351,7 +356,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=90.0, help="length of a limit/latency run")
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--database", default=None, help="kills: a PostgreSQL URL (default SQLite)")
-    parser.add_argument("--serve-minimal", choices=VARIANTS[1:], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minimal", choices=MINIMAL, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--webhook", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
