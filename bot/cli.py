@@ -21,7 +21,7 @@ from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_applic
 from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
-from bot.i18n import CatalogMissingError
+from bot.i18n import CatalogMissingError, GettextCatalog
 from bot.staff import Staff, UnknownAlertError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
 from digests.example import write_example
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
     check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
+    campaign_cli.add_language(check)
     check.set_defaults(func=cmd_campaign_check)
     campaign_cli.register(campaign_actions)
 
@@ -264,14 +265,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_campaign_check(args: argparse.Namespace) -> int:
     # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
     community = load_config(args.config).community() if args.config.exists() else None
+    catalog = GettextCatalog()
     failed = 0
     for path in args.files:
         try:
             survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
+            language = campaign_cli.partner_language(args)
             for problem in exc.problems:
-                print(problem)
+                print(problem.in_(catalog, language))
             count = len(exc.problems)
             print(f"{path}: {count} problem{'s' if count > 1 else ''}")
             continue
