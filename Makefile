@@ -71,6 +71,7 @@ bench: install
 	$(BIN)/python -m benchmarks.language
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python -m benchmarks.nlu_parse
+	$(BIN)/python -m benchmarks.safeguarding
 
 # The example digests in docs/digest-example (HTML, text, CSV, a screenshot), from generated answers.
 example-digest: install system-deps

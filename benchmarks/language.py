@@ -17,6 +17,14 @@ Data sets: ../shared/data/langid/{single-words,word-pairs,sentences}/{fr,en}.txt
 repository, beside it) and benchmarks/data/chat_messages.tsv, chat-style messages each with the
 sender's interface language, the conversation's current language and the expected reply language
 ("ask" when the bot should ask the user to choose).
+
+Whole conversations: benchmarks/data/chat_conversations.tsv holds what 39 people typed to the bot,
+message by message, with the language each of them reads (people from every region group, some
+mixing languages). Each conversation is replayed from its first message in two scenarios: the
+interface language right for 80% of the people (chosen by a seeded shuffle), and wrong for
+everyone. Every reply counts; a person offered the choice of language picks their own. Compared:
+the interface language alone, the per-message policy (each message judged alone, as before) and
+the conversation policy (bot.engine.language.follow_language, evidence across messages).
 """
 
 from __future__ import annotations
@@ -27,17 +35,25 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine.language import Language, choose_language, supported_language
+from bot.engine.language import (
+    NO_EVIDENCE,
+    Language,
+    choose_language,
+    follow_language,
+    message_vote,
+    supported_language,
+)
 from nlu.language_detection import AnyLanguageDetector, FrenchEnglishDetector
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 LANGID = REPOSITORY.parent / "shared" / "data" / "langid"
 LANGID_SETS = ("single-words", "word-pairs", "sentences")
 CHAT_MESSAGES = Path(__file__).resolve().parent / "data" / "chat_messages.tsv"
+CHAT_CONVERSATIONS = Path(__file__).resolve().parent / "data" / "chat_conversations.tsv"
 
 # Share of langid lines whose simulated interface language is the line's language; the issue
 # measured the interface language alone as right about 80% of the time.
@@ -89,9 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--errors", action="store_true", help="list the chat messages the policy gets wrong"
     )
+    parser.add_argument(
+        "--langid", type=Path, default=LANGID, help="the langid folder (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
-    data_sets = {name: langid_cases(LANGID, name) for name in LANGID_SETS}
+    data_sets = {name: langid_cases(args.langid, name) for name in LANGID_SETS}
     data_sets["chat (own)"] = chat_cases(CHAT_MESSAGES)
 
     restricted = FrenchEnglishDetector()
@@ -136,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.errors:
         print()
         print_errors(chat, restricted)
-    return 0 if one_word_switches == 0 else 1
+    print()
+    conversations = conversation_cases(CHAT_CONVERSATIONS)
+    neutral_switches = print_conversations(conversations, restricted, errors=args.errors)
+    return 0 if one_word_switches == 0 and neutral_switches == 0 else 1
 
 
 def langid_cases(root: Path, name: str) -> list[Case]:
@@ -216,6 +238,137 @@ def evaluate(
         policy_ns,
         detector_ns,
     )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    person: str
+    language: Language
+    group: str
+    messages: tuple[str, ...]
+
+
+def conversation_cases(path: Path) -> list[Conversation]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    people: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        people.setdefault(row["person"], []).append(row)
+    return [
+        Conversation(person, _language(lines[0]["language"]), lines[0]["group"],
+                     tuple(line["message"] for line in lines))
+        for person, lines in people.items()
+    ]
+
+
+@dataclass
+class Replay:
+    replies: int = 0
+    right: dict[str, int] | None = None
+    neutral_one_word: int = 0
+    neutral_switches: int = 0
+    offers: int = 0
+    first_right_reply: list[int] | None = None
+
+
+CONVERSATION_METHODS = ("interface", "per message", "conversation")
+
+
+def replay(conversation: Conversation, interface: Language, detector: FrenchEnglishDetector,
+           totals: Replay) -> list[str]:
+    """Replay one conversation with each method; add to `totals`; return the conversation
+    policy's reply languages (for --errors)."""
+    assert totals.right is not None and totals.first_right_reply is not None
+    per_message: str | None = None
+    current: str | None = None
+    evidence = NO_EVIDENCE
+    offered = locked = False
+    replies: list[str] = []
+    for message in conversation.messages:
+        totals.replies += 1
+        totals.right["interface"] += interface == conversation.language
+        per_message = choose_language(per_message, interface, message, detector).language
+        totals.right["per message"] += per_message == conversation.language
+        if not locked:
+            turn = follow_language(current, interface, message, evidence, detector, asked=offered)
+            switched = turn.decision.switched
+            current = turn.decision.language or current
+            evidence = turn.evidence
+            if is_one_word(message) and message_vote(message, detector) == 0:
+                totals.neutral_one_word += 1
+                totals.neutral_switches += switched
+        reply = current or interface
+        totals.right["conversation"] += reply == conversation.language
+        replies.append(reply)
+        if not locked and turn.ask:
+            # Offered the choice, the person picks their own language; it sticks.
+            totals.offers += 1
+            offered = locked = True
+            current = conversation.language
+    first = next((i for i, r in enumerate(replies) if r == conversation.language), None)
+    if first is not None and all(r == conversation.language for r in replies[first:]):
+        totals.first_right_reply.append(first + 1)
+    return replies
+
+
+def print_conversations(conversations: Sequence[Conversation], detector: FrenchEnglishDetector,
+                        *, errors: bool) -> int:
+    """Print both scenarios; return the switches on neutral one-word messages."""
+    right_for = set(_interface_right(conversations))
+    scenarios: dict[str, Callable[[Conversation], Language]] = {
+        "interface right for 80%": lambda c: c.language if c.person in right_for else _other(c.language),
+        "interface wrong for all": lambda c: _other(c.language),
+    }
+    print(f"Whole conversations: {len(conversations)} people, "
+          f"{sum(len(c.messages) for c in conversations)} messages, replies in the right language")
+    header = f"{'':<26}{'replies':>8}" + "".join(f"{m:>14}" for m in CONVERSATION_METHODS)
+    print(header)
+    print("-" * len(header))
+    neutral_switches = 0
+    for name, interface_of in scenarios.items():
+        totals = Replay(right=dict.fromkeys(CONVERSATION_METHODS, 0), first_right_reply=[])
+        by_group: dict[str, Replay] = {}
+        wrong: list[str] = []
+        for conversation in conversations:
+            group = by_group.setdefault(
+                conversation.group, Replay(right=dict.fromkeys(CONVERSATION_METHODS, 0),
+                                           first_right_reply=[]))
+            replies = replay(conversation, interface_of(conversation), detector, totals)
+            replay(conversation, interface_of(conversation), detector, group)
+            if any(r != conversation.language for r in replies):
+                wrong.append(f"    {conversation.person} ({conversation.language}): "
+                             + " | ".join(f"{m} -> {r}" for m, r in
+                                          zip(conversation.messages, replies, strict=True)))
+        assert totals.right is not None and totals.first_right_reply is not None
+        print(f"{name:<26}{totals.replies:>8}" + "".join(
+            f"{_percent(totals.right[m], totals.replies):>14}" for m in CONVERSATION_METHODS))
+        for group_name, group in sorted(by_group.items()):
+            assert group.right is not None
+            print(f"  {group_name:<24}{group.replies:>8}" + "".join(
+                f"{_percent(group.right[m], group.replies):>14}" for m in CONVERSATION_METHODS))
+        settled = totals.first_right_reply
+        print(f"  conversation policy: {totals.offers} offered the choice; "
+              f"{len(settled)} of {len(conversations)} right from some reply on "
+              f"(median reply {statistics.median(settled) if settled else '-'}); "
+              f"neutral one-word messages {totals.neutral_one_word}, "
+              f"switches on them {totals.neutral_switches}")
+        neutral_switches += totals.neutral_switches
+        if errors and wrong:
+            print("  conversations with a wrong reply (message -> reply language):")
+            print("\n".join(wrong))
+    return neutral_switches
+
+
+def _interface_right(conversations: Sequence[Conversation]) -> list[str]:
+    people = [c.person for c in conversations]
+    right = round(len(people) * INTERFACE_RIGHT)
+    flags = [True] * right + [False] * (len(people) - right)
+    random.Random(INTERFACE_SEED).shuffle(flags)
+    return [person for person, flag in zip(people, flags, strict=True) if flag]
+
+
+def _other(language: Language) -> Language:
+    return "en" if language == "fr" else "fr"
 
 
 def restricted_language(detector: FrenchEnglishDetector, text: str) -> Language | None:

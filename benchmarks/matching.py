@@ -65,7 +65,7 @@ def read_cases(path: Path) -> list[Case]:
 
 def build_context() -> Context:
     config = load_config(ROOT / "config.yml")
-    campaigns = read_campaigns(config.campaigns, ROOT)
+    campaigns = tuple(survey for survey, _ in read_campaigns(config.campaigns, ROOT))
     return Context(community=config.community(), campaigns=campaigns, catalog=GettextCatalog())
 
 

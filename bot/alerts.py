@@ -46,8 +46,8 @@ def routing(community: Community, contacts: dict[str, list[Destination]]) -> Cal
     return route
 
 
-def retry_after(attempts: int) -> timedelta:
-    wait: timedelta = FIRST_RETRY * (2 ** min(attempts, 10))
+def retry_after(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
+    wait: timedelta = first * (2 ** min(attempts, 10))
     return min(wait, LONGEST_RETRY)
 
 
@@ -61,6 +61,8 @@ class AlertDispatcher:
         self.mailer = mailer
         # Staff read alerts in the deployment's default language.
         self.language = language
+        # The first pause after a failed delivery; each further failure doubles it.
+        self.first_retry = FIRST_RETRY
 
     def staff_text(self, ref: str, alert_id: int) -> tuple[str, str]:
         """Subject and body of a staff alert, read from the alert as it is now (scrubbed when its
@@ -96,7 +98,7 @@ class AlertDispatcher:
             try:
                 outcome = await self._deliver(delivery, send_chat)
             except Exception as exc:
-                wait = retry_after(delivery.attempts)
+                wait = retry_after(delivery.attempts, self.first_retry)
                 log.warning("safeguarding %s: %s delivery failed (attempt %d), retrying in %s: %s",
                             delivery.ref, delivery.kind, delivery.attempts + 1, wait,
                             type(exc).__name__)
@@ -115,8 +117,8 @@ class AlertDispatcher:
                 return "reply not relayed: the young person erased their data"
             try:
                 await send_chat(address[0], address[1], delivery.text or "")
-            except Unreachable:
-                return "reply not relayed: the young person cannot be reached (blocked the bot)"
+            except Unreachable as exc:
+                return f"reply not relayed: the young person cannot be reached ({exc})"
             return "reply relayed to the young person"
         subject, body = await asyncio.to_thread(self.staff_text, delivery.ref, delivery.alert_id)
         if delivery.kind == "telegram":

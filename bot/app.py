@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot as TelegramApiBot
 
 from bot.alerts import AlertDispatcher, routing
-from bot.campaigns import read_campaigns
+from bot.campaigns import LiveCatalogue, read_campaigns, seed_campaigns
 from bot.config import AppConfig, Secrets, load_config
 from bot.engine.conversation import Context
 from bot.i18n import GettextCatalog
@@ -38,6 +37,7 @@ class App:
     sessions: sessionmaker[Session]
     context: Context
     service: ConversationService
+    catalogue: LiveCatalogue
     alerts: AlertDispatcher
 
     def close(self) -> None:
@@ -50,24 +50,28 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
               env: Mapping[str, str] | None = None) -> App:
     """Read the configuration and campaigns, bring the database schema up to date, build the service."""
     config = load_config(config_path)
-    campaigns = read_campaigns(config.campaigns, config_path.parent)
+    community = config.community()
+    seeds = read_campaigns(config.campaigns, config_path.parent, community)
     catalog = GettextCatalog()
-    context = Context(community=config.community(), campaigns=campaigns, catalog=catalog,
-                      lexicon=load_lexicon())
     engine = db.make_engine(database_url or db.database_url())
     db.upgrade(engine)
     sessions = db.make_sessionmaker(engine)
-    register_campaigns(sessions, context, clock())
-    service = ConversationService(sessions, context, catalog, choose_language, clock=clock,
+    with sessions.begin() as session:
+        seed_campaigns(session, seeds, clock())
+    catalogue = LiveCatalogue(sessions, config)
+    start = Context(community=community, campaigns=(), catalog=catalog, lexicon=load_lexicon())
+    service = ConversationService(sessions, start, catalog, choose_language, clock=clock,
                                   understand=understand, new_id=new_id,
-                                  alert_routing=routing(context.community, safeguarding_contacts(config)),
+                                  alert_routing=routing(community, safeguarding_contacts(config)),
                                   retention=timedelta(days=config.retention.free_text_days),
                                   cooldown=timedelta(hours=config.consent.cooldown_hours),
-                                  pseudonym_key=pseudonym_key(os.environ if env is None else env))
+                                  pseudonym_key=pseudonym_key(os.environ if env is None else env),
+                                  catalogue=catalogue)
+    context = service.refresh_campaigns()
     alerts = AlertDispatcher(sessions, context.community, catalog, clock,
                              Mailer.from_config(config.email, os.environ if env is None else env),
                              config.default_language)
-    return App(config, engine, sessions, context, service, alerts)
+    return App(config, engine, sessions, context, service, catalogue, alerts)
 
 
 def pseudonym_key(env: Mapping[str, str]) -> bytes | None:
@@ -90,14 +94,6 @@ def safeguarding_contacts(config: AppConfig) -> dict[str, list[Destination]]:
         if contact.email is not None:
             found.append(Destination("email", contact.email))
     return contacts
-
-
-def register_campaigns(sessions: sessionmaker[Session], context: Context, now: datetime) -> None:
-    """Keep each campaign version's definition beside its answers, so digests read answers right."""
-    with sessions.begin() as session:
-        for survey in context.campaigns:
-            definition = dataclasses.asdict(survey)
-            repo.upsert_campaign(session, survey.id, survey.version, definition, survey.source_hash, now)
 
 
 def digest_service(app: App, secrets: Secrets | None = None, *, clock: Clock = utc_now) -> DigestService:

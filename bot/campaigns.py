@@ -1,37 +1,245 @@
-"""Reading survey campaign files from disk (the engine's loader only sees text)."""
+"""Campaigns between files and the database: reading, seeding, publishing, and what workers offer.
+
+The database holds every published version (the file's text as it was checked); config.yml's
+`campaigns` only seed a fresh install. Workers rebuild what they offer from the database whenever
+something was published or closed, so a new version reaches every worker without a restart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import AppConfig, not_utf8
+from bot.engine.campaigns import ANY_CITY, Window
+from bot.engine.community import Community
 from bot.engine.loader import Problem, SurveyError, load_survey
 from bot.engine.survey import Survey
+from bot.schedule import local_to_utc
+from storage import campaign_store as store
+
+log = logging.getLogger(__name__)
+
+# How often a worker asks whether campaigns changed: well within the minute promised to partners.
+REFRESH_EVERY = 20.0
 
 
-def read_survey(path: Path) -> Survey:
+def read_source(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SurveyError([Problem(str(path), 0, "(file)", f"cannot read: {exc.strerror}")]) from exc
     except UnicodeDecodeError as exc:
-        raise SurveyError([Problem(str(path), 0, "(file)", "not UTF-8 text")]) from exc
-    return load_survey(text, str(path))
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise SurveyError([Problem(str(path), line, "(file)", not_utf8(exc))]) from exc
 
 
-def read_campaigns(paths: list[str], base: Path) -> tuple[Survey, ...]:
-    """Every campaign named in the configuration; all problems of all files at once."""
-    surveys: list[Survey] = []
+def read_survey(path: Path, community: Community | None = None) -> Survey:
+    return load_survey(read_source(path), str(path), community)
+
+
+def read_campaigns(paths: list[str], base: Path,
+                   community: Community | None = None) -> list[tuple[Survey, str]]:
+    """Every campaign named in the configuration, with its text; all problems of all files at once."""
+    found: list[tuple[Survey, str]] = []
     problems: list[Problem] = []
     for name in paths:
         try:
-            surveys.append(read_survey(base / name))
+            source = read_source(base / name)
+            found.append((load_survey(source, str(base / name), community), source))
         except SurveyError as exc:
             problems.extend(exc.problems)
-    ids = [s.id for s in surveys]
-    for survey in surveys:
+    ids = [s.id for s, _ in found]
+    for survey, _ in found:
         if ids.count(survey.id) > 1:
             problems.append(Problem(survey.id, 0, "id", "two campaign files share this id"))
             break
     if problems:
         raise SurveyError(problems)
-    return tuple(surveys)
+    return found
+
+
+def definition_of(survey: Survey) -> dict[str, Any]:
+    """The campaign as JSON beside its answers (dates and delays as text)."""
+    data: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(survey), default=str))
+    return data
+
+
+def seed_campaigns(session: Session, seeds: Iterable[tuple[Survey, str]], now: datetime) -> None:
+    """Store config.yml's campaigns the first time; an edited file never stops start-up.
+
+    An (id, version) is immutable once stored, since answers refer to it. A seed file edited since
+    is not a new version: the stored one stays in use, and the log says how to publish the edit.
+    """
+    for position, (survey, source) in enumerate(seeds):
+        current = store.run(session, survey.id)
+        if current is not None:
+            stored = store.stored_version(session, survey.id, current.version)
+            if stored is not None and stored.source_hash != survey.source_hash:
+                log.warning(
+                    "campaign %s: the file differs from version %d in use, which stays in use; "
+                    "to offer the edit, run: youthvoice campaign publish FILE --partner ID",
+                    survey.id, current.version)
+            continue
+        version = survey.version
+        stored = store.stored_version(session, survey.id, version)
+        if stored is None or stored.source is None or stored.source_hash != survey.source_hash:
+            if stored is not None:
+                # Stored before sources were kept, or with other content: a version of its own.
+                version = (store.highest_version(session, survey.id) or 0) + 1
+            store.store_version(session, survey.id, version, definition_of(survey),
+                                survey.source_hash, source, None, now)
+        store.set_run(session, survey.id, version, None, broadcast=False, now=now, position=position)
+
+
+# Publishing
+
+
+class PublishError(Exception):
+    """A publish that must not happen; the message is one sentence for the partner."""
+
+
+@dataclass(frozen=True)
+class Published:
+    campaign_id: str
+    version: int
+    # The file's own `version`, when the stored one had to differ from it.
+    file_version: int
+
+
+def publish(session: Session, config: AppConfig, survey: Survey, source: str, partner_id: str,
+            now: datetime) -> Published:
+    partner = config.partner(partner_id)
+    if partner is None:
+        known = ", ".join(p.id for p in config.partners) or "none yet"
+        raise PublishError(f"There is no partner {partner_id!r} in config.yml (partners: {known}).")
+    cities = survey.audience.cities
+    if not cities:
+        raise PublishError(
+            f"This campaign targets no city: add a line like `cities: [{partner.cities[0]}]` "
+            "to say whose young people it is for.")
+    outside = [c for c in cities if c not in partner.cities]
+    if outside:
+        raise PublishError(
+            f"{partner.name} may publish for {', '.join(partner.cities)} only, and this campaign "
+            f"targets {', '.join(outside)}.")
+    closes = survey.schedule.closes
+    if closes is not None:
+        past = [c for c in cities if local_to_utc(closes, zone_of(config, c)) <= now]
+        if past:
+            raise PublishError(
+                f"The closing date {closes:%Y-%m-%d %H:%M} is already past in {', '.join(past)}: "
+                "choose a later date.")
+    current = store.run(session, survey.id, lock=True)
+    if current is not None:
+        if current.partner_id is not None and current.partner_id != partner_id:
+            raise PublishError(f"The campaign {survey.id!r} belongs to another partner "
+                               f"({current.partner_id}): give yours another id.")
+        if current.closed_at is not None:
+            raise PublishError(f"The campaign {survey.id!r} was closed on {current.closed_at:%Y-%m-%d}: "
+                               "give a new campaign another id.")
+        stored = store.stored_version(session, survey.id, current.version)
+        if stored is not None and stored.source_hash == survey.source_hash:
+            raise PublishError(f"Nothing changed since version {current.version}: nothing was "
+                               "published.")
+    version = max(survey.version, (store.highest_version(session, survey.id) or 0) + 1)
+    store.store_version(session, survey.id, version, definition_of(dataclasses.replace(
+        survey, version=version)), survey.source_hash, source, partner_id, now)
+    store.set_run(session, survey.id, version, partner_id, broadcast=True, now=now)
+    return Published(survey.id, version, survey.version)
+
+
+def zone_of(config: AppConfig, city_id: str) -> ZoneInfo:
+    city = config.city(city_id)
+    return ZoneInfo(city.timezone) if city is not None else ZoneInfo("UTC")
+
+
+# What workers offer
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    campaigns: tuple[Survey, ...]
+    versions: dict[tuple[str, int], Survey]
+    windows: dict[str, Window]
+    runs: dict[str, store.RunInfo]
+
+
+def window_of(config: AppConfig, survey: Survey, closed: bool) -> Window:
+    """The campaign's local opening and closing times as instants, city by city."""
+    schedule = survey.schedule
+    opens: dict[str, datetime] = {}
+    closes: dict[str, datetime] = {}
+    zones = {c.id: ZoneInfo(c.timezone) for c in config.cities} | {ANY_CITY: ZoneInfo("UTC")}
+    for city, zone in zones.items():
+        if schedule.opens is not None:
+            opens[city] = local_to_utc(schedule.opens, zone)
+        if schedule.closes is not None:
+            closes[city] = local_to_utc(schedule.closes, zone)
+    return Window(opens, closes, closed)
+
+
+def load_catalogue(session: Session, config: AppConfig) -> Catalogue:
+    versions: dict[tuple[str, int], Survey] = {}
+    for stored in store.versions_with_source(session):
+        assert stored.source is not None
+        try:
+            survey = load_survey(stored.source, f"{stored.campaign_id} v{stored.version}")
+        except SurveyError as exc:
+            log.error("stored campaign %s v%d no longer loads: %s", stored.campaign_id,
+                      stored.version, exc)
+            continue
+        versions[(stored.campaign_id, stored.version)] = dataclasses.replace(survey,
+                                                                             version=stored.version)
+    offered: list[Survey] = []
+    windows: dict[str, Window] = {}
+    runs = {r.campaign_id: r for r in store.runs(session)}
+    for current in runs.values():
+        now_offered = versions.get((current.campaign_id, current.version))
+        if now_offered is None:
+            continue
+        windows[now_offered.id] = window_of(config, now_offered, current.closed_at is not None)
+        if current.closed_at is None:
+            offered.append(now_offered)
+    return Catalogue(tuple(offered), versions, windows, runs)
+
+
+class LiveCatalogue:
+    """The campaigns as last loaded, reloaded when the database says something changed."""
+
+    def __init__(self, sessions: sessionmaker[Session], config: AppConfig, *,
+                 every: float = REFRESH_EVERY, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.every = every
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._signature: tuple[Any, ...] | None = None
+        self.catalogue = Catalogue((), {}, {}, {})
+
+    def current(self) -> Catalogue:
+        """The catalogue, reloaded if something changed; a new object each time it is reloaded."""
+        with self._lock:
+            now = self.monotonic()
+            if self._checked_at is not None and now - self._checked_at < self.every:
+                return self.catalogue
+            self._checked_at = now
+            with self.sessions() as session:
+                signature = store.runs_signature(session)
+                if signature == self._signature:
+                    return self.catalogue
+                self.catalogue = load_catalogue(session, self.config)
+            self._signature = signature
+            return self.catalogue

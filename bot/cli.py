@@ -11,13 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot import campaign_cli
 from bot.app import DEFAULT_CONFIG, build_app, digest_service
+from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
-from bot.config import ConfigError, Secrets
+from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
 from bot.i18n import CatalogMissingError
 from bot.staff import Staff, UnknownAlertError
@@ -27,11 +29,13 @@ from digests.periods import Period, PeriodError, parse_period
 from digests.service import DigestLoop, DigestService, UnknownCouncilError
 from nlu import cli as nlu_cli
 from nlu.client import SyncNluClient
-from storage import db, digest_store
+from storage import campaign_store, council_replies, db, digest_store
 from storage import repositories as repo
 from web import cli as web_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A council's answer is one Telegram message.
+REPLY_LIMIT = 4096
 NO_TOKEN = """\
 YouthVoice needs a Telegram bot token to serve Telegram, and TELEGRAM_BOT_TOKEN is not set.
 
@@ -70,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SurveyError, CatalogMissingError, PeriodError, UnknownCouncilError) as exc:
         print(f"youthvoice: {exc}", file=sys.stderr)
         return 2
+    except campaign_cli.Refused as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -112,10 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
-    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
-    check = campaign_commands.add_parser("check", help="validate campaign files, listing every problem")
+    campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
+    check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=cmd_campaign_check)
+    campaign_cli.register(campaign_actions)
 
     nlu_commands = nlu_cli.register(commands)
     backfill_cmd = nlu_commands.add_parser(
@@ -165,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     example.set_defaults(func=cmd_digest_example)
 
     web_cli.register(commands)
+
+    council = commands.add_parser("council", help="a council's side: answering the young people")
+    council_commands = council.add_subparsers(dest="council_command", required=True)
+    reply = council_commands.add_parser(
+        "reply", help="send the council's answer about a campaign, once, to the young people of its "
+                      "city who took part and did not /stop (the running bot sends it, not at night)")
+    reply.add_argument("--council", required=True, help="a council id from config.yml")
+    reply.add_argument("--campaign", required=True, help="the campaign the answer is about")
+    reply.add_argument("--fr", type=Path, required=True, help="the answer in French (a UTF-8 text file)")
+    reply.add_argument("--en", type=Path, required=True, help="the answer in English (a UTF-8 text file)")
+    reply.set_defaults(func=cmd_council_reply)
 
     database = commands.add_parser("db", help="manage the database")
     database_commands = database.add_subparsers(dest="db_command", required=True)
@@ -216,7 +235,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
                                   alerts=app.alerts)
-        application = build_application(channel, secrets.telegram_token,
+        # Every worker takes part in sending campaign invitations, under the token's one budget.
+        planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
+        token = secrets.telegram_token
+        budget = campaign_cli.shared_budget(app, token)
+        channel.companions.append(lambda _bot: campaign_cli.broadcast_forever(
+            app, planner, token, secrets.telegram_api_url, budget))
+        application = build_application(channel, secrets.telegram_token, budget=budget,
                                         base_url=secrets.telegram_api_url)
         webhook = Webhook(args.listen, args.port, args.path, secrets.webhook_secret, args.url) \
             if args.webhook else None
@@ -232,15 +257,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_check(args: argparse.Namespace) -> int:
+    # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
+    community = load_config(args.config).community() if args.config.exists() else None
     failed = 0
     for path in args.files:
         try:
-            survey = read_survey(path)
+            survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
             for problem in exc.problems:
                 print(problem)
-            print(f"{path}: {len(exc.problems)} problem(s)")
+            count = len(exc.problems)
+            print(f"{path}: {count} problem{'s' if count > 1 else ''}")
             continue
         print(f"{path}: ok — {survey.id} v{survey.version}, {len(survey.questions)} questions")
     return 1 if failed else 0
@@ -361,6 +389,55 @@ def cmd_digest_send(args: argparse.Namespace) -> int:
 def cmd_digest_example(args: argparse.Namespace) -> int:
     for path in write_example(args.out):
         print(path)
+    return 0
+
+
+class ReplyError(Exception):
+    """A council reply that cannot go: the message says why."""
+
+
+def _reply_text(path: Path, language: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ReplyError(f"{path}: cannot read the {language} answer: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReplyError(f"{path}: not UTF-8 text (save it as UTF-8)") from exc
+    if not text:
+        raise ReplyError(f"{path}: the {language} answer is empty")
+    if len(text) > REPLY_LIMIT:
+        raise ReplyError(f"{path}: the {language} answer has {len(text)} characters; a Telegram message "
+                         f"holds at most {REPLY_LIMIT}")
+    return text
+
+
+def cmd_council_reply(args: argparse.Namespace) -> int:
+    try:
+        texts = {"fr": _reply_text(args.fr, "French"), "en": _reply_text(args.en, "English")}
+    except ReplyError as exc:
+        print(f"youthvoice: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(args.config, args.database)
+    try:
+        council = digest_service(app).council(args.council)
+        now = app.service.clock()
+        with app.sessions.begin() as session:
+            version = campaign_store.highest_version(session, args.campaign)
+            if version is None:
+                print(f"youthvoice: no campaign {args.campaign!r} in the database", file=sys.stderr)
+                return 2
+            if council_replies.record_reply(session, council.id, args.campaign, council.city, texts["fr"],
+                                            texts["en"], now) is None:
+                print(f"youthvoice: {council.id} already replied about {args.campaign}: young people get "
+                      "one answer per campaign, nothing was sent again", file=sys.stderr)
+                return 1
+            queued = council_replies.queue_reply(session, args.campaign, version, council.city, "telegram",
+                                                 now, now)
+    finally:
+        app.close()
+    print(f"{queued} young people of {council.city} who took part in {args.campaign} will receive the "
+          "answer in their language; the running bot sends it (not during quiet hours). The next digest "
+          "says how many received it.")
     return 0
 
 

@@ -9,15 +9,17 @@ import itertools
 import os
 import re
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from bot.engine.community import AgeBand, City, Community, Country, Helpline, Partner, Place
 from bot.engine.survey import Text
+from bot.engine.yaml_lines import LineDict, LineList, YamlSyntaxError, parse
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -41,6 +43,33 @@ class Bilingual(_Model):
 class NeighbourhoodConfig(_Model):
     id: str = Field(pattern=ID)
     name: Bilingual
+    # What people call it besides its name ("la Guill", "NDG"): typed answers and the NLU know them.
+    aliases: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = []
+
+
+CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class QuietHours(_Model):
+    """Local hours when no invitation or reminder is sent: they wait for the morning."""
+
+    start: str = "21:00"
+    end: str = "08:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time of day: write it like 21:00")
+        return value
+
+    def span(self) -> tuple[time, time]:
+        return _clock_time(self.start), _clock_time(self.end)
+
+
+def _clock_time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
 
 
 COUNTRY = r"^[A-Z]{2}$"
@@ -57,6 +86,8 @@ class CityConfig(_Model):
     # (Montréal), "la commune" (Brussels); used inside sentences, so in lower case where usual.
     council: Bilingual
     neighbourhoods: list[NeighbourhoodConfig] = []
+    # This city's own quiet hours, when they differ from the deployment's.
+    quiet_hours: QuietHours | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -188,6 +219,17 @@ class PartnerConfig(_Model):
     safeguarding: SafeguardingContact | None = None
 
 
+class BroadcastConfig(_Model):
+    # Messages per second for the whole deployment, all workers together, replies first: under
+    # Telegram's 30 per second. Higher values only make sense against a test server of one's own.
+    rate: float = Field(default=25.0, gt=0, le=1000)
+
+
+class ReportingConfig(_Model):
+    # Groups smaller than this are shown as "< k" in status and flagged in exports.
+    min_group_size: int = Field(default=5, ge=2, le=100)
+
+
 class HelplineConfig(_Model):
     name: str = Field(min_length=1)
     number: str = Field(min_length=1)
@@ -223,6 +265,9 @@ class AppConfig(_Model):
     helplines: list[HelplineConfig] = []
     retention: RetentionConfig = RetentionConfig()
     email: EmailConfig = EmailConfig()
+    quiet_hours: QuietHours = QuietHours()
+    broadcast: BroadcastConfig = BroadcastConfig()
+    reporting: ReportingConfig = ReportingConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
@@ -246,6 +291,9 @@ class AppConfig(_Model):
             unknown = set(partner.cities) - set(city_ids)
             if unknown:
                 raise ValueError(f"partner {partner.id} names unknown cities {sorted(unknown)}")
+        partner_ids = [p.id for p in self.partners]
+        if len(set(partner_ids)) != len(partner_ids):
+            raise ValueError("two partners share an id")
         countries = {c.country for c in self.cities}
         for helpline in self.helplines:
             unknown = set(helpline.cities) - set(city_ids)
@@ -264,13 +312,21 @@ class AppConfig(_Model):
     def city(self, city_id: str) -> CityConfig | None:
         return next((c for c in self.cities if c.id == city_id), None)
 
+    def partner(self, partner_id: str) -> PartnerConfig | None:
+        return next((p for p in self.partners if p.id == partner_id), None)
+
+    def quiet_hours_of(self, city_id: str) -> QuietHours:
+        city = self.city(city_id)
+        return city.quiet_hours if city is not None and city.quiet_hours is not None else self.quiet_hours
+
     def council(self, council_id: str) -> CouncilConfig | None:
         return next((c for c in self.councils if c.id == council_id), None)
 
     def community(self) -> Community:
         return Community(
             cities=tuple(
-                City(c.id, c.name.text(), tuple(Place(n.id, n.name.text()) for n in c.neighbourhoods),
+                City(c.id, c.name.text(),
+                     tuple(Place(n.id, n.name.text(), tuple(n.aliases)) for n in c.neighbourhoods),
                      council=c.council.text(), country=c.country)
                 for c in self.cities
             ),
@@ -293,19 +349,96 @@ class AppConfig(_Model):
 
 def load_config(path: Path) -> AppConfig:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: {not_utf8(exc)}") from exc
+    try:
+        raw = parse(text)
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"{path}: line {exc.line}: {exc.message}") from exc
     try:
         return AppConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path}: {len(exc.errors())} problem(s):"]
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(file)"
-            lines.append(f"  {where}: {error['msg']}")
+        problems = [describe_error(error, raw) for error in exc.errors()]
+        lines = [f"{path}: {len(problems)} problem(s):"]
+        lines += [f"  {problem}" for problem in sorted(problems, key=_line_of)]
         raise ConfigError("\n".join(lines)) from exc
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, in words: the line of the first bad byte."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return (f"line {line} is not UTF-8 text (an accent saved in another encoding?): save the file "
+            "as UTF-8 (in most editors: Save as, Encoding: UTF-8)")
+
+
+def _line_of(problem: str) -> int:
+    match = re.match(r"line (\d+)", problem)
+    return int(match.group(1)) if match else 0
+
+
+_PLAIN = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a setting YouthVoice knows (check its spelling and indentation)",
+    "string_type": "should be a text",
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "float_parsing": "should be a number",
+    "list_type": "should be a list (items on lines starting with '- ', or [a, b])",
+    "dict_type": "should be a group of settings (name: value lines, indented below it)",
+    "model_type": "should be a group of settings (name: value lines, indented below it)",
+    "string_pattern_mismatch": "should be an id: lower-case letters, digits, '-' or '_'",
+    "string_too_short": "should not be empty",
+    "too_short": "should not be empty",
+    "bool_type": "should be true or false",
+}
+
+
+def describe_error(error: ErrorDetails, raw: Any) -> str:
+    """One validation error in words, with the line it is on when the file says it."""
+    loc = tuple(error["loc"])
+    where, line = _locate(raw, loc)
+    kind = error["type"]
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        message = f"should be one of {expected}"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        limits = {"greater_than_equal": "at least", "greater_than": "more than",
+                  "less_than_equal": "at most", "less_than": "less than"}
+        bound = next(iter(error.get("ctx", {}).values()), "")
+        message = f"should be {limits[kind]} {bound}"
+    elif kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+    else:
+        message = _PLAIN.get(kind, error["msg"])
+    prefix = f"line {line}: " if line else ""
+    return f"{prefix}{where or 'the file'} {message}" if where else f"{prefix}{message}"
+
+
+def _locate(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, int]:
+    """A readable path ("cities, item 2, timezone") and the line of the deepest part found."""
+    words: list[str] = []
+    line = 0
+    node = raw
+    for part in loc:
+        if isinstance(part, int):
+            words.append(f"item {part + 1}")
+            if isinstance(node, LineList) and part < len(node):
+                line = node.item_lines[part]
+                node = node[part]
+            else:
+                node = None
+        else:
+            words.append(part)
+            if isinstance(node, LineDict) and part in node:
+                line = node.key_lines[part]
+                node = node[part]
+            else:
+                # A missing setting has no line: the one of the section it belongs to is given.
+                node = None
+    return ", ".join(words), line
 
 
 class Secrets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from bot.engine.language import choose_language as policy
+from bot.engine.language import LanguageTurn, follow_language
 from nlu.language_detection import FrenchEnglishDetector
 
 
@@ -14,5 +14,6 @@ def _detector() -> FrenchEnglishDetector:
     return FrenchEnglishDetector()
 
 
-def choose_language(current: str | None, interface_language: str | None, text: str) -> str | None:
-    return policy(current, interface_language, text, _detector()).language
+def choose_language(current: str | None, interface_language: str | None, text: str,
+                    evidence: tuple[float, float], offered: bool) -> LanguageTurn:
+    return follow_language(current, interface_language, text, evidence, _detector(), asked=offered)

@@ -19,7 +19,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.campaigns import Catalogue, LiveCatalogue
 from bot.engine.conversation import Context, step
+from bot.engine.language import LanguageTurn
 from bot.engine.messages import AnswerRecord, Event, EventType, Inbound, InboundKind, Outbound, Step
 from bot.engine.redaction import scrub
 from bot.engine.state import ConversationState, Phase
@@ -27,6 +29,7 @@ from bot.engine.texts import Catalog
 from bot.engine.understanding import Understanding
 from bot.outbox import LEASE, Outbox, payload_of
 from bot.privacy import NOTHING_KEPT, describe_data
+from storage import campaign_store
 from storage import repositories as repo
 from storage import safeguarding as alerts_repo
 from storage.errors import ConcurrentUpdateError, StorageUnavailableError
@@ -40,8 +43,9 @@ MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-# (conversation language, interface language, text) -> language for this message, or None to keep.
-LanguageChooser = Callable[[str | None, str | None, str], str | None]
+# (conversation language, interface language, text, evidence so far, choice already offered)
+# -> the reply language for this message and the evidence to keep.
+LanguageChooser = Callable[[str | None, str | None, str, tuple[float, float], bool], LanguageTurn]
 
 
 class Understand(Protocol):
@@ -101,6 +105,7 @@ class ConversationService:
         clock: Clock = utc_now,
         understand: Understand | None = None,
         new_id: Callable[[], str] = repo.new_participant_id,
+        catalogue: LiveCatalogue | None = None,
         alert_routing: AlertRouting = no_routing,
         new_ref: Callable[[], str] = alerts_repo.new_ref,
         retention: timedelta = timedelta(days=90),
@@ -109,6 +114,8 @@ class ConversationService:
     ) -> None:
         self.sessions = sessions
         self.context = context
+        self.catalogue = catalogue
+        self._catalogue_seen: Catalogue | None = None
         self.catalog = catalog
         self.choose_language = choose_language
         self.clock = clock
@@ -167,8 +174,33 @@ class ConversationService:
         raise StorageUnavailableError(
             f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 
+    def refresh_campaigns(self) -> Context:
+        """Take in what partners published or closed since the last look (at most every few seconds)."""
+        if self.catalogue is not None:
+            # Several users share the catalogue (the broadcaster too): compare, do not ask "changed?".
+            catalogue = self.catalogue.current()
+            if catalogue is not self._catalogue_seen:
+                self._catalogue_seen = catalogue
+                self.context = replace(self.context, campaigns=catalogue.campaigns,
+                                       versions=catalogue.versions, windows=catalogue.windows)
+        return self.context
+
+    def _language(self, state: ConversationState, interface_language: str | None,
+                  inbound: Inbound) -> Inbound:
+        """The inbound message with the reply language decided; a chosen language is never touched."""
+        if state.language_locked:
+            return inbound
+        text = inbound.text if inbound.kind is InboundKind.TEXT else ""
+        decided = self.choose_language(state.language, interface_language, text,
+                                       state.language_evidence, state.language_offered)
+        # Only what people write is evidence: buttons and commands leave it as it was.
+        return replace(inbound, language=decided.decision.language,
+                       language_evidence=decided.evidence if text else None,
+                       offer_language=decided.ask)
+
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
+        context = self.refresh_campaigns()
         now = self.clock()
         with self.sessions.begin() as session:
             known, stored = repo.find_conversation(session, channel, external_id)
@@ -177,14 +209,12 @@ class ConversationService:
                                                                  now):
                 return Turn((), duplicate=True)
             state = ConversationState.from_json(stored.data) if stored else ConversationState()
-            language = None if state.language_locked else self.choose_language(
-                state.language, interface_language,
-                inbound.text if inbound.kind is InboundKind.TEXT else "")
             turned_away = stored is None and self.cooldown > timedelta(0) and (
                 alerts_repo.turned_away_until(session, self.chat_key(channel, external_id), now)
                 is not None)
-            result = step(self.context, state, replace(inbound, language=language, now=now,
-                                                       turned_away=turned_away))
+            result = step(context, state, replace(
+                self._language(state, interface_language, inbound), now=now,
+                turned_away=turned_away))
             if known is None and _reads_only(result):
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
@@ -239,7 +269,7 @@ class ConversationService:
                 skipped=answer.skipped,
                 language=answer.language, answered_at=answer.answered_at, topic=answer.topic,
                 topic_confidence=answer.topic_confidence,
-                understanding_pending=answer.understanding_pending,
+                understanding_pending=answer.understanding_pending, mentions=answer.mentions,
             ))
         extra: list[Outbound] = []
         for event in result.events:
@@ -255,10 +285,22 @@ class ConversationService:
                 repo.record_completion(session, participant_id, data["campaign"], data["version"], now)
             elif event.type is EventType.PARTICIPANT_STOPPED:
                 repo.set_stopped(session, participant_id, True, now)
+                campaign_store.stop_invitations(session, participant_id)
+            elif event.type is EventType.SURVEY_STARTED:
+                campaign_store.start_participation(session, participant_id, data["campaign"],
+                                                   data["version"], now)
+            elif event.type is EventType.INVITATION_ACCEPTED:
+                campaign_store.record_response(session, participant_id, data["campaign"], "started",
+                                               now)
+            elif event.type is EventType.INVITATION_DECLINED:
+                campaign_store.record_response(session, participant_id, data["campaign"], "not_now",
+                                               now)
             elif event.type is EventType.PARTICIPANT_RESUMED:
                 repo.set_stopped(session, participant_id, False, now)
             elif event.type in ERASING_EVENTS:
-                repo.erase_participant(session, participant_id)
+                # Only /delete takes a message passed to safeguarding staff with it.
+                repo.erase_participant(session, participant_id,
+                                       keep_safeguarding=event.type is not EventType.ERASURE_CONFIRMED)
             elif event.type is EventType.DISCLOSURE_DETECTED:
                 ref = alerts_repo.raise_alert(
                     session, participant_id=participant_id, category=data["category"],
@@ -301,6 +343,7 @@ class ConversationService:
             if participant_id is None:
                 return
             repo.set_stopped(session, participant_id, True, now)
+            campaign_store.stop_invitations(session, participant_id)
             if stored is not None:
                 state = ConversationState.from_json(stored.data).evolve(stopped=True)
                 repo.save_state(session, participant_id, state.to_json(), stored.version, now)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.engine.understanding import Understanding, topic_of
+from bot.engine.understanding import Understanding, mentions_of, topic_of
 from nlu.client import NluClient, SyncNluClient
 from nlu.runtime import NluService, supervise
 from nlu.venv import is_installed
@@ -99,7 +99,8 @@ def backfill(sessions: sessionmaker[Session], client: SyncNluClient, limit: int 
             if text and understanding is None:
                 break
             topic, confidence = topic_of(understanding)
-            if repo.set_answer_topic(session, answer.id, topic, confidence):
+            if repo.set_answer_topic(session, answer.id, topic, confidence,
+                                     mentions_of(understanding)):
                 done += 1
     return done
 

@@ -59,11 +59,24 @@ class _Question:
     max: float | None
 
 
+def choose_quotes(candidates: Sequence[tuple[str, str]], topics: Mapping[str | None, int],
+                  k: int, limit: int = 5) -> tuple[Quote, ...]:
+    """Up to ``limit`` quotes on different topics, most talked-about topics first; only topics at
+    least ``k`` people wrote about, so a quote never stands for a small group."""
+    first: dict[str, str] = {}
+    for topic, text in candidates:
+        first.setdefault(topic, text)
+    ranked = sorted((topic for topic in first if topics.get(topic, 0) >= k),
+                    key=lambda topic: (-topics.get(topic, 0), topic))
+    return tuple(Quote(first[topic], topic.replace("_", " ")) for topic in ranked[:limit])
+
+
 def build_digest(council: CouncilView, current: CityAggregates, previous: CityAggregates | None,
                  definitions: Mapping[str, Mapping[str, Any]], *, start: datetime, end: datetime,
-                 generated_at: datetime, quotes: Sequence[Quote] = (),
+                 generated_at: datetime, quotes: Sequence[tuple[str, str]] = (),
                  reply_reached: int | None = None) -> Digest:
-    """The digest of ``current`` (``previous``: the period before, for the changes)."""
+    """The digest of ``current`` (``previous``: the period before, for the changes); ``quotes`` are
+    candidates (topic, scrubbed text) from :func:`storage.reports.quote_candidates`."""
     k = council.min_cell_size
     questions = _questions(definitions, council.language)
     summaries = []
@@ -87,7 +100,14 @@ def build_digest(council: CouncilView, current: CityAggregates, previous: CityAg
         language=council.language, start=start, end=end, generated_at=generated_at, min_cell_size=k,
         participants=participants, previous_participants=previous_count, answers=current.answers,
         campaigns=campaigns, participants_by=by_group, questions=tuple(summaries),
-        quotes=tuple(quotes)[:5], reply_reached=reached)
+        quotes=choose_quotes(quotes, _topic_totals(current), k), reply_reached=reached)
+
+
+def _topic_totals(data: CityAggregates) -> dict[str | None, int]:
+    totals: dict[str | None, int] = {}
+    for (_, topic), count in data.topics.items():
+        totals[topic] = totals.get(topic, 0) + count
+    return totals
 
 
 def _questions(definitions: Mapping[str, Mapping[str, Any]], language: str) -> list[_Question]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from bot.engine.redaction import scrub
 from bot.engine.survey import QuestionType, Survey
 from storage import repositories as repo
 from storage.records import AnswerIn
@@ -103,6 +104,7 @@ def _answer(rng: random.Random, survey: Survey, question_id: str, person: Person
         topic = rng.choice(sorted(TEXTS))
         french, english = TEXTS[topic]
         fields["text"] = HOSTILE if number % 17 == 3 else (french if person.language == "fr" else english)
+        fields["scrubbed_text"] = scrub(str(fields["text"]))
         fields["topic"] = topic
         fields["topic_confidence"] = 0.9
     return AnswerIn(participant_id=person.id, campaign_id=survey.id, campaign_version=survey.version,

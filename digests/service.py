@@ -35,7 +35,7 @@ from digests.model import Digest
 from digests.periods import Period, weekly_period
 from digests.render import Rendered, email_message, render
 from digests.wording import say
-from storage import digest_store, reports
+from storage import council_replies, digest_store, reports
 from storage.digest_store import QueuedDigest
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,17 @@ class DigestService:
         utc, before = period.utc(), period.previous().utc()
         with self.sessions() as session:
             current = reports.city_aggregates(session, council.city, utc.start, utc.end)
+            quotes = reports.quote_candidates(session, council.city, utc.start, utc.end)
+            # A reply made this period or the one before: the digests that follow it say how far it went.
+            reached = council_replies.latest_reach(session, council.id, before.start, utc.end)
             previous = reports.city_aggregates(session, council.city, before.start, before.end)
             ordered = list(self.campaign_ids)
             present = {q[0] for q, _ in current.answered} | {q[0] for q in current.skipped}
             stored = reports.campaign_definitions(session, present | set(ordered))
         definitions = {cid: stored[cid] for cid in [*ordered, *sorted(stored)] if cid in stored}
         return build_digest(self.view(council), current, previous if previous.answers else None,
-                            definitions, start=period.start, end=period.end, generated_at=self.clock())
+                            definitions, start=period.start, end=period.end, generated_at=self.clock(),
+                            quotes=quotes, reply_reached=reached)
 
     # Preview
 

@@ -1,7 +1,8 @@
 """Rasa lookup tables generated from the app's config.yml, so the NLU knows every configured place.
 
-The neighbourhood table lists each neighbourhood's French and English names plus the spellings young
-people type: without accents and with spaces for hyphens ("Guillotiere", "Croix Rousse").
+The neighbourhood table lists each neighbourhood's French and English names and its aliases ("la
+Guill", "NDG") plus the spellings young people type: without accents and with spaces for hyphens
+("Guillotiere", "Croix Rousse").
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ def neighbourhood_names(config: object, source: str = "config.yml") -> list[str]
                         f"{source}: {where}name.{language} must be a one-line, non-empty string"
                     )
                 names.extend(spelling_variants(text.strip()))
+            aliases = neighbourhood.get("aliases", []) if isinstance(neighbourhood, dict) else []
+            if not isinstance(aliases, list) or not all(
+                isinstance(alias, str) and alias.strip() and "\n" not in alias for alias in aliases
+            ):
+                raise LookupConfigError(
+                    f"{source}: {where}aliases must be a list of one-line, non-empty strings"
+                )
+            for alias in aliases:
+                names.extend(spelling_variants(alias.strip()))
     return list(dict.fromkeys(names))
 
 

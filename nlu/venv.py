@@ -176,7 +176,8 @@ def is_installed(root: Path) -> bool:
     marker = env.path / MARKER_NAME
     try:
         recorded = marker.read_text().strip()
-    except FileNotFoundError:
+    except OSError:
+        # Missing, or unreadable: a link to a removed environment, or one that loops.
         return False
     return recorded == install_fingerprint(root) and env.rasa.exists() and env.python.exists()
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -113,6 +114,81 @@ class Campaign(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     source_hash: Mapped[str] = mapped_column(String)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The file as published: every worker rebuilds the campaign from it, exactly as checked.
+    source: Mapped[str | None] = mapped_column(Text)
+    partner_id: Mapped[str | None] = mapped_column(String)
+
+
+# council_reply: a council's answer to the young people of its city who took part in a campaign.
+INVITATION_KINDS = ("invitation", "reminder", "council_reply")
+INVITATION_STATUSES = ("queued", "claimed", "sending", "sent", "failed", "blocked", "dropped")
+RESPONSES = ("started", "not_now")
+
+
+class CampaignRun(Base):
+    """A campaign as offered now: its current version, who published it, whether it was closed.
+
+    Seed campaigns (config.yml) are offered to whoever asks; published ones are also broadcast.
+    """
+
+    __tablename__ = "campaign_runs"
+
+    campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    partner_id: Mapped[str | None] = mapped_column(String)
+    broadcast: Mapped[bool] = mapped_column(Boolean)
+    # Seeds first in config.yml's order, then published campaigns in the order they came.
+    position: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Participation(Base):
+    """A participant started a campaign: the version they are pinned to until they finish it.
+
+    Finishing is a row of its own (survey_completions), with the profile of that moment.
+    """
+
+    __tablename__ = "participations"
+    __table_args__ = (Index(None, "campaign_id", "campaign_version"),)
+
+    participant_id: Mapped[str] = _participant_fk(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String, primary_key=True)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Invitation(Base):
+    """One message of a broadcast (an invitation, or its one reminder) to one participant.
+
+    The unique key makes a second invitation to the same person impossible whatever the workers do.
+    `sending` is written before the message leaves: a sender killed after that never sends it again.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "participant_id", "kind"),
+        Index(None, "status", "due_at"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in INVITATION_KINDS) + ")", name="kind"),
+        CheckConstraint("status IN (" + ", ".join(f"'{k}'" for k in INVITATION_STATUSES) + ")",
+                        name="status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String)
+    campaign_version: Mapped[int] = mapped_column(Integer)
+    participant_id: Mapped[str] = _participant_fk(index=True)
+    kind: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response: Mapped[str | None] = mapped_column(String)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Answer(Base):
@@ -146,6 +222,8 @@ class Answer(Base):
     topic: Mapped[str | None] = mapped_column(String)
     topic_confidence: Mapped[float | None] = mapped_column(Double)
     understanding_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Places and transport lines the NLU found in a typed answer: [[entity, value], ...].
+    mentions: Mapped[list[list[str]] | None] = mapped_column(JSON)
     age_band: Mapped[str | None] = mapped_column(String)
     city: Mapped[str | None] = mapped_column(String)
     neighbourhood: Mapped[str | None] = mapped_column(String)
@@ -352,3 +430,23 @@ class TurnedAway(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CouncilReply(Base):
+    """What a council answers the young people of its city about a campaign ("you said / we will").
+
+    One per council and campaign: the unique key is what makes a second `council reply` refuse
+    instead of messaging everyone again. Sent through the broadcaster (invitations of kind
+    council_reply), which keeps who received it.
+    """
+
+    __tablename__ = "council_replies"
+    __table_args__ = (UniqueConstraint("council_id", "campaign_id"), Index(None, "campaign_id", "city"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    council_id: Mapped[str] = mapped_column(String)
+    campaign_id: Mapped[str] = mapped_column(String)
+    city: Mapped[str] = mapped_column(String)
+    text_fr: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

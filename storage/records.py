@@ -24,6 +24,7 @@ class AnswerIn:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    mentions: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Answer, AnswerOption, Campaign, SurveyCompletion
+from storage.models import Answer, AnswerOption, Campaign, SafeguardingAlert, SurveyCompletion
 
 # (age band, neighbourhood): the finest breakdown a digest shows; None where the profile is unknown.
 Group = tuple[str | None, str | None]
@@ -143,7 +143,9 @@ def topic_counts(session: Session, city: str, start: datetime,
                  end: datetime) -> dict[tuple[QuestionKey, str | None], int]:
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.topic, func.count())
-        .where(*_in_period(city, start, end), Answer.text.is_not(None), Answer.skipped.is_(False))
+        # Past the retention period only the scrubbed text remains: still a free-text answer.
+        .where(*_in_period(city, start, end),
+               func.coalesce(Answer.text, Answer.scrubbed_text).is_not(None), Answer.skipped.is_(False))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.topic))
     return {((campaign_id, question_id), topic): count for campaign_id, question_id, topic, count in rows}
 
@@ -162,6 +164,33 @@ def city_aggregates(session: Session, city: str, start: datetime, end: datetime)
         numbers=number_counts(session, city, start, end),
         topics=topic_counts(session, city, start, end),
     )
+
+
+QUOTE_LENGTH = (12, 220)
+QUOTES_PER_TOPIC = 3
+
+
+def quote_candidates(session: Session, city: str, start: datetime,
+                     end: datetime) -> list[tuple[str, str]]:
+    """(topic, scrubbed text) of a few short free-text answers per topic, the most recent first.
+
+    Only scrubbed text is read (never the text as typed), and nothing from a participant who ever
+    disclosed harm: a disclosure is never an answer, and whoever made one is left out altogether.
+    """
+    length = func.length(Answer.scrubbed_text)
+    ranked = (
+        select(Answer.topic, Answer.scrubbed_text,
+               func.row_number().over(partition_by=Answer.topic,
+                                      order_by=(Answer.answered_at.desc(), Answer.id.desc())).label("rank"))
+        .where(*_in_period(city, start, end), Answer.skipped.is_(False), Answer.topic.is_not(None),
+               Answer.scrubbed_text.is_not(None), length >= QUOTE_LENGTH[0], length <= QUOTE_LENGTH[1],
+               ~select(SafeguardingAlert.id)
+               .where(SafeguardingAlert.participant_id == Answer.participant_id).exists())
+        .subquery())
+    rows = session.execute(select(ranked.c.topic, ranked.c.scrubbed_text)
+                           .where(ranked.c.rank <= QUOTES_PER_TOPIC)
+                           .order_by(ranked.c.topic, ranked.c.rank))
+    return [(str(topic), str(text)) for topic, text in rows]
 
 
 def campaign_definitions(session: Session, campaign_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -445,6 +445,7 @@ def save_answer(session: Session, answer: AnswerIn) -> int:
         "topic": answer.topic,
         "topic_confidence": answer.topic_confidence,
         "understanding_pending": answer.understanding_pending,
+        "mentions": [list(pair) for pair in answer.mentions] or None,
     }
 
     def build(dialect: str) -> Executable:
@@ -514,15 +515,17 @@ def answers_pending_understanding(session: Session, limit: int) -> list[Answer]:
     )
 
 
-def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None) -> bool:
-    """Tag an answer with its topic and take it off the pending queue.
+def set_answer_topic(session: Session, answer_id: int, topic: str | None, confidence: float | None,
+                     mentions: Sequence[tuple[str, str]] = ()) -> bool:
+    """Tag an answer with its topic and what it mentions, and take it off the pending queue.
 
     False when the answer no longer exists (its author erased their data meanwhile).
     """
     updated = session.execute(
         update(Answer)
         .where(Answer.id == answer_id)
-        .values(topic=topic, topic_confidence=confidence, understanding_pending=False)
+        .values(topic=topic, topic_confidence=confidence, understanding_pending=False,
+                mentions=[list(pair) for pair in mentions] or None)
         .returning(Answer.id)
     ).first()
     return updated is not None
@@ -572,8 +575,17 @@ def upsert_campaign(
 # Privacy
 
 
-def erase_participant(session: Session, participant_id: str) -> ErasureReport:
-    """Delete a participant and everything attached to them; report what went."""
+def erase_participant(session: Session, participant_id: str, *,
+                      keep_safeguarding: bool = False) -> ErasureReport:
+    """Delete a participant and everything attached to them; report what went.
+
+    With ``keep_safeguarding`` (someone turned away or refusing consent, not asking for erasure),
+    a message already passed to safeguarding staff stays, with what lets staff reply to it (the
+    pseudonymous participant and the chat identity); everything else goes.
+    """
+    if keep_safeguarding and session.scalar(
+            select(func.count()).where(SafeguardingAlert.participant_id == participant_id)):
+        return _erase_all_but_safeguarding(session, participant_id)
 
     def erase(entity: Any, column: Any) -> int:
         deleted = session.execute(delete(entity).where(column == participant_id).returning(column))
@@ -608,6 +620,25 @@ def erase_participant(session: Session, participant_id: str) -> ErasureReport:
         pending_replies=replies,
         safeguarding_alerts=alerts,
     )
+
+
+def _erase_all_but_safeguarding(session: Session, participant_id: str) -> ErasureReport:
+    def erase(entity: Any, column: Any) -> int:
+        deleted = session.execute(delete(entity).where(column == participant_id).returning(column))
+        return len(deleted.all())
+
+    report = ErasureReport(
+        participants=0, channel_identities=0,
+        handled_messages=erase(HandledMessage, HandledMessage.participant_id),
+        pending_replies=0,
+        answers=erase(Answer, Answer.participant_id),
+        survey_completions=erase(SurveyCompletion, SurveyCompletion.participant_id),
+        conversation_states=erase(ConversationState, ConversationState.participant_id),
+        consent_records=erase(ConsentRecord, ConsentRecord.participant_id),
+    )
+    session.execute(update(Participant).where(Participant.id == participant_id).values(
+        language=None, age_band=None, city=None, neighbourhood=None))
+    return report
 
 
 def participant_data(session: Session, participant_id: str) -> ParticipantData:

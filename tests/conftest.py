@@ -18,6 +18,8 @@ __all__ = ["db_url", "postgres_url"]
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite golden transcripts from what the bot does now")
+    parser.addoption("--update-screenshots", action="store_true",
+                     help="write the console's screenshots into docs/console/")
 
 
 @pytest.fixture

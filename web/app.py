@@ -14,7 +14,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
-from web import admin, auth, home, partner
+from bot.campaigns import LiveCatalogue
+from web import admin, auth, campaigns, council, home, partner, public, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.settings import WebSettings
@@ -25,7 +26,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 # cannot do anything even if it ever slipped through escaping.
 SECURITY_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+     b"default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
      b"frame-ancestors 'none'; base-uri 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -58,7 +59,8 @@ def build_console(app: App, settings: WebSettings, clock: Callable[[], datetime]
                    environments={language: environment(language, translations[language])
                                  for language in LANGUAGES},
                    translations=translations,
-                   context=app.context, clock=clock or app.service.clock)
+                   context=app.context, clock=clock or app.service.clock,
+                   catalogue=LiveCatalogue(app.sessions, app.config, every=0))
 
 
 def create_app(console: Console) -> Starlette:
@@ -67,6 +69,10 @@ def create_app(console: Console) -> Starlette:
         *auth.ROUTES,
         *admin.ROUTES,
         *partner.ROUTES,
+        *campaigns.ROUTES,
+        *safeguarding.ROUTES,
+        *council.ROUTES,
+        *public.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     application = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],

@@ -107,9 +107,10 @@ def choose_language(current: Page) -> Response:
     if language not in LANGUAGES:
         return current.redirect(target)
     if current.user is not None:
-        if current.user.language != language:
-            current.user.language = language
-            current.audit("language_chosen", current.user.email, language=language)
+        user = staff.get_user(current.db, current.user.id)
+        if user is not None and user.language != language:
+            user.language = language
+            current.audit("language_chosen", user.email, language=language)
     else:
         current.set_cookie(LANGUAGE_COOKIE, language, 365 * 24 * 3600)
     return current.redirect(target)

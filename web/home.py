@@ -7,7 +7,8 @@ from starlette.routing import Route
 
 from web.pages import Page, page
 
-LANDING = {"admin": "/admin/users", "partner": "/campaigns/check"}
+LANDING = {"admin": "/admin/users", "partner": "/campaigns",
+           "safeguarding": "/alerts", "council": "/council"}
 
 
 @page("admin", "partner", "council", "safeguarding")

@@ -7,7 +7,7 @@ from datetime import datetime
 from gettext import GNUTranslations
 from pathlib import Path
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -43,6 +43,7 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     env.filters["number"] = lambda value: format_decimal(value, locale=locale)
     env.filters["percent"] = lambda value: format_percent(value, locale=locale)
     env.filters["when"] = lambda value: _when(value, locale)
+    env.filters["day"] = lambda value: format_date(value, "long", locale=locale)
     env.globals["language"] = language
     return env
 

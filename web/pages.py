@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from gettext import GNUTranslations
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, Signer
 from jinja2 import Environment
@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.campaigns import LiveCatalogue
 from bot.config import AppConfig
 from bot.engine.turn import Context
 from storage import staff_repository as staff
@@ -46,6 +47,8 @@ class Console:
     translations: Mapping[str, GNUTranslations]
     context: Context
     clock: Callable[[], datetime]
+    # Reloaded whenever the stored campaigns changed (checked on every read: the pages show live state).
+    catalogue: LiveCatalogue
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 
@@ -66,7 +69,6 @@ class NotFound(Exception):
 class Page:
     console: Console
     request: Request
-    db: Session
     user: StaffUser | None
     language: str
     csrf_token: str
@@ -77,6 +79,31 @@ class Page:
     deleted_cookies: list[str] = field(default_factory=list)
     # Pages without forms (the public results) set no cookie at all.
     has_forms: bool = True
+    _session: Session | None = None
+
+    @property
+    def db(self) -> Session:
+        """The page's own transaction, opened when first needed, committed when the page is done.
+
+        Lazily: a page that calls a service which runs its own transaction (safeguarding, digests)
+        must not hold one meanwhile (SQLite has one writer at a time).
+        """
+        if self._session is None:
+            self._session = self.console.sessions()
+            self._session.begin()
+        return self._session
+
+    def finish_transaction(self, commit: bool) -> None:
+        if self._session is None:
+            return
+        try:
+            if commit:
+                self._session.commit()
+            else:
+                self._session.rollback()
+        finally:
+            self._session.close()
+            self._session = None
 
     @property
     def config(self) -> AppConfig:
@@ -93,9 +120,20 @@ class Page:
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         env = self.console.environments[self.language]
         body = env.get_template(template).render(
-            user=self.user, csrf_token=self.csrf_token, request_path=self.request.url.path,
+            user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
             now=self.now, **values)
         return HTMLResponse(body, status_code=status)
+
+    def return_path(self) -> str:
+        """Where to come back to after switching language: this page, or for the answer to a form,
+        the page that had the form (a POST cannot be repeated by a redirect)."""
+        if self.request.method == "GET":
+            path = self.request.url.path
+            return f"{path}?{self.request.url.query}" if self.request.url.query else path
+        referer = urlsplit(self.request.headers.get("referer", ""))
+        if referer.netloc == self.request.url.netloc and referer.path.startswith("/"):
+            return referer.path
+        return "/"
 
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)
@@ -161,28 +199,32 @@ def _serve(console: Console, request: Request, form: FormData | None, handler: H
     now = console.clock()
     with console.sessions.begin() as db:
         session_id, user, csrf_token = _signed_in(console, request, db, now)
-        anonymous_csrf = _anonymous_csrf(console, request)
-        current = Page(console, request, db, user, _language(console, request, user),
-                       csrf_token or anonymous_csrf or secrets.token_urlsafe(32), form, now, session_id)
-        if roles and user is None:
-            if request.method == "GET":
-                return current.redirect("/login?next=" + quote(request.url.path))
-            return _refuse(current, 403)
-        if roles and user is not None and user.role not in roles:
-            return _refuse(current, 403)
-        if request.method == "POST" and not _csrf_ok(current, csrf_token or anonymous_csrf):
-            return _finish(current, current.render("error.html", status=403, reason="csrf"))
-        try:
-            response = handler(current)
-        except Forbidden:
-            response = _refuse(current, 403)
-        except NotFound:
-            response = _refuse(current, 404)
-        if (current.has_forms and current.user is None and csrf_token is None
-                and anonymous_csrf != current.csrf_token):
-            signed = console.csrf_signer.sign(current.csrf_token).decode()
-            current.set_cookie(CSRF_COOKIE, signed, None)
-        return _finish(current, response)
+    anonymous_csrf = _anonymous_csrf(console, request)
+    current = Page(console, request, user, _language(console, request, user),
+                   csrf_token or anonymous_csrf or secrets.token_urlsafe(32), form, now, session_id)
+    if roles and user is None:
+        if request.method == "GET":
+            return current.redirect("/login?next=" + quote(request.url.path))
+        return _refuse(current, 403)
+    if roles and user is not None and user.role not in roles:
+        return _refuse(current, 403)
+    if request.method == "POST" and not _csrf_ok(current, csrf_token or anonymous_csrf):
+        return _finish(current, current.render("error.html", status=403, reason="csrf"))
+    try:
+        response = handler(current)
+    except (Forbidden, NotFound) as refusal:
+        current.finish_transaction(commit=False)
+        response = _refuse(current, 403 if isinstance(refusal, Forbidden) else 404)
+    except BaseException:
+        current.finish_transaction(commit=False)
+        raise
+    else:
+        current.finish_transaction(commit=True)
+    if (current.has_forms and current.user is None and csrf_token is None
+            and anonymous_csrf != current.csrf_token):
+        signed = console.csrf_signer.sign(current.csrf_token).decode()
+        current.set_cookie(CSRF_COOKIE, signed, None)
+    return _finish(current, response)
 
 
 def _signed_in(console: Console, request: Request, db: Session,

@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.engine.community import Community
 from bot.engine.loader import Problem, SurveyError, load_survey
 from bot.engine.survey import LANGUAGES, Survey
 from web import preview
@@ -36,9 +37,9 @@ class Checked:
         return len(self.general) + sum(len(line.problems) for line in self.lines)
 
 
-def check(source: str, filename: str) -> Checked:
+def check(source: str, filename: str, community: Community) -> Checked:
     try:
-        survey: Survey | None = load_survey(source, filename)
+        survey: Survey | None = load_survey(source, filename, community)
         problems: list[Problem] = []
     except SurveyError as exc:
         survey, problems = None, exc.problems
@@ -92,10 +93,10 @@ def check_upload(current: Page) -> Response:
     if isinstance(read, str):
         return current.render("campaign_check.html", status=400, checked=None, problem=read)
     source, filename = read
-    checked = check(source, filename)
+    checked = check(source, filename, current.config.community())
     outside: list[str] = []
     if checked.survey is not None:
-        outside = [city for city in checked.survey.cities if city not in cities]
+        outside = [city for city in checked.survey.audience.cities if city not in cities]
     return current.render("campaign_check.html", status=200 if checked.survey else 422, checked=checked,
                           problem=None, outside=outside, languages=LANGUAGES)
 
@@ -104,7 +105,7 @@ def check_upload(current: Page) -> Response:
 def try_campaign(current: Page) -> Response:
     cities = partner_cities(current)
     source = current.field("source")
-    checked = check(source, "campaign.yml")
+    checked = check(source, "campaign.yml", current.config.community())
     if checked.survey is None:
         return current.render("campaign_check.html", status=422, checked=checked, problem=None, outside=[],
                               languages=LANGUAGES)
@@ -123,14 +124,21 @@ def try_campaign(current: Page) -> Response:
     else:
         language = current.field("language")
         language = language if language in LANGUAGES else current.language
-        city = next((c for c in survey.cities if c in cities), cities[0] if cities else "")
+        city = next((c for c in survey.audience.cities if c in cities), cities[0] if cities else "")
         conversation = preview.start(current.console.context, survey, language, city, current.now)
     return current.render("campaign_preview.html", survey=survey, source=source, conversation=conversation,
                           signed=preview.dump(secret, conversation))
+
+
+@page("partner")
+def preview_again(current: Page) -> Response:
+    """A preview lives in its form: opened by its address alone, it starts from the file check."""
+    return current.redirect("/campaigns/check")
 
 
 ROUTES = [
     Route("/campaigns/check", check_form, methods=["GET"]),
     Route("/campaigns/check", check_upload, methods=["POST"]),
     Route("/campaigns/preview", try_campaign, methods=["POST"]),
+    Route("/campaigns/preview", preview_again, methods=["GET"]),
 ]

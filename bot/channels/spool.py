@@ -132,6 +132,18 @@ class Spool:
             log.exception("could not set update %d aside", update_id)
         self.done(update_id)
 
+    def forget_set_aside(self, before: float) -> int:
+        """Remove updates set aside (failed or unreadable) before ``before`` (a Unix time): they hold
+        message text, kept no longer than the retention period. Returns how many went."""
+        removed = 0
+        for pattern in ("*.failed", "*.unreadable"):
+            for path in self.directory.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < before:
+                        path.unlink()
+                        removed += 1
+        return removed
+
     def _index(self, path: Path, kept: Kept) -> None:
         self._entries[kept.update_id] = (path, kept)
         self._files.setdefault(path, set()).add(kept.update_id)

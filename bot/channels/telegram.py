@@ -14,7 +14,8 @@ import contextlib
 import enum
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, second
 from bot.engine import callbacks
 from bot.engine.language import supported_language
 from bot.engine.messages import Choice, Inbound, InboundKind
+from bot.engine.support import first_aid
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.rate_budget import Priority, RateBudget, budget_key
@@ -206,6 +208,9 @@ class TelegramChannel:
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: asyncio.Task[None] | None = None
+        # Work every worker also does in the background with the bot (the campaign broadcaster).
+        self.companions: list[Callable[[ExtBot[Any]], Coroutine[Any, Any, None]]] = []
+        self._companions: list[asyncio.Task[None]] = []
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
@@ -280,7 +285,15 @@ class TelegramChannel:
         if update.callback_query is not None:
             self._spawn(self.attempt(chat_id, update.callback_query.answer))
         if tell:
-            self._spawn(self.say(bot, chat_id, interface, KEPT))
+            message = update.message or update.edited_message
+            language = supported_language(interface) or self.service.context.community.default_language
+            # A disclosure cannot wait for the database: the helplines go out now.
+            aid = first_aid(self.service.context, message.text, language) if (
+                message is not None and message.text) else None
+            if aid is not None:
+                self._spawn(self.attempt(chat_id, lambda: bot.send_message(chat_id, aid)))
+            else:
+                self._spawn(self.say(bot, chat_id, interface, KEPT))
         return Handled.KEPT
 
     def refuse(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any]) -> None:
@@ -479,6 +492,11 @@ class TelegramChannel:
         if forgotten:
             log.info("forgot %d old handled-message marks", forgotten)
         purged = await asyncio.to_thread(self.service.purge)
+        if self.spool is not None:
+            before = time.time() - self.service.retention.total_seconds()
+            forgotten_files = await asyncio.to_thread(self.spool.forget_set_aside, before)
+            if forgotten_files:
+                log.info("retention: removed %d set-aside spool files", forgotten_files)
         log.info("retention: %d answers and %d safeguarding messages past the retention period now "
                  "keep only their scrubbed text; %d cool-downs expired", purged.answers, purged.alerts,
                  purged.turned_away)
@@ -491,11 +509,12 @@ class TelegramChannel:
 
         async def send(channel: str, address: str, text: str) -> None:
             if channel != CHANNEL:
-                raise RuntimeError(f"cannot deliver on channel {channel!r} from Telegram")
+                # The terminal chat, say: no way to reach that person from here, now or later.
+                raise Unreachable(f"no delivery on channel {channel!r} from Telegram")
             try:
                 await bot.send_message(int(address), text, rate_limit_args=Priority.ALERT)
             except Forbidden as exc:
-                raise Unreachable(str(exc)) from exc
+                raise Unreachable(f"blocked the bot: {exc}") from exc
 
         return await self.alerts.round(send)
 
@@ -524,9 +543,15 @@ class TelegramChannel:
         """Register the commands and start the background rounds (the first one replays at once)."""
         await self.register_commands(bot)
         self._background = asyncio.create_task(self._rounds(bot))
+        self._companions = [asyncio.create_task(work(bot)) for work in self.companions]
 
     async def stop(self) -> None:
         """Let replies under way finish (briefly), stop the rounds, and record what was delivered."""
+        for companion in self._companions:
+            companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await companion
+        self._companions = []
         pending = set(self._deliveries.values()) | self._tasks
         if pending:
             await asyncio.wait(pending, timeout=self.delivery.drain)

@@ -16,6 +16,7 @@ ANSWER = "q"  # q:<campaign>:<question>:<option or control>
 ONBOARDING = "o"  # o:<step>:<value>
 LANGUAGE = "l"  # l:<language>
 CONFIRM = "x"  # x:<what>:<yes|no>
+INVITE = "i"  # i:<campaign>:<go|later>
 DATA = "d"  # d:<page of /mydata>
 
 # Controls on a question, distinguishable from option ids by their prefix.
@@ -43,7 +44,7 @@ def decode(data: str) -> Payload | None:
     if not data or len(data.encode("utf-8")) > MAX_BYTES:
         return None
     scope, *parts = data.split(SEPARATOR)
-    arity = {ANSWER: 3, ONBOARDING: 2, LANGUAGE: 1, CONFIRM: 2, DATA: 1}.get(scope)
+    arity = {ANSWER: 3, ONBOARDING: 2, LANGUAGE: 1, CONFIRM: 2, INVITE: 2, DATA: 1}.get(scope)
     if arity is None or len(parts) != arity or not all(parts):
         return None
     return Payload(scope, tuple(parts))

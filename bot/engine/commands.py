@@ -11,9 +11,16 @@ from bot.engine.state import ConversationState, Pending, Phase
 from bot.engine.survey import LANGUAGES, QuestionType
 from bot.engine.texts import N_
 from bot.engine.turn import TurnBase
+from bot.engine.understanding import Understanding
 
-# Typed commands understood by the NLU act only above this confidence.
-INTENT_CONFIDENCE = 0.8
+# Typed commands understood by the NLU act only above this confidence: at 0.8, one message in a
+# hundred that was not a command acted as one ("jsp" as /help); at 0.9, fewer than one in 200.
+INTENT_CONFIDENCE = 0.9
+# Stopping and erasing cost the most when misread, and people ask for them in few, plain words:
+# the NLU must be surer, and the message short (a long one that mentions stopping is a story).
+DESTRUCTIVE_COMMANDS = frozenset({"stop", "delete"})
+DESTRUCTIVE_CONFIDENCE = 0.95
+DESTRUCTIVE_MAX_WORDS = 8
 # On open questions a long message is an answer, even if it sounds like a command.
 COMMAND_MAX_WORDS_IN_OPEN_ANSWER = 5
 
@@ -32,6 +39,26 @@ INTENT_COMMANDS = {
 LANGUAGE_WORDS = {
     "fr": "fr", "francais": "fr", "french": "fr", "en": "en", "english": "en", "anglais": "en",
 }
+
+
+def command_in_text(text: str, understanding: Understanding | None, *, open_question: bool) -> str | None:
+    """The command a typed message asks for, or None when it is not one (or not surely one)."""
+    words = normalize(text)
+    if words in TYPED_COMMANDS:
+        return TYPED_COMMANDS[words]
+    if understanding is None or understanding.intent is None:
+        return None
+    intent = understanding.intent
+    command = INTENT_COMMANDS.get(intent.name)
+    if command is None or intent.confidence < INTENT_CONFIDENCE:
+        return None
+    count = len(words.split())
+    if open_question and count > COMMAND_MAX_WORDS_IN_OPEN_ANSWER:
+        return None
+    if command in DESTRUCTIVE_COMMANDS and (
+            intent.confidence < DESTRUCTIVE_CONFIDENCE or count > DESTRUCTIVE_MAX_WORDS):
+        return None
+    return command
 
 
 class Commands(TurnBase):
@@ -68,21 +95,9 @@ class Commands(TurnBase):
                              name=name))
 
     def typed_command(self, text: str) -> str | None:
-        words = normalize(text)
-        if words in TYPED_COMMANDS:
-            return TYPED_COMMANDS[words]
-        understanding = self.inbound.understanding
-        if understanding is None or understanding.intent is None:
-            return None
-        intent = understanding.intent
-        command = INTENT_COMMANDS.get(intent.name)
-        if command is None or intent.confidence < INTENT_CONFIDENCE:
-            return None
         question = self.current_question()
-        if question is not None and question.type is QuestionType.TEXT and (
-                len(words.split()) > COMMAND_MAX_WORDS_IN_OPEN_ANSWER):
-            return None
-        return command
+        return command_in_text(text, self.inbound.understanding,
+                               open_question=question is not None and question.type is QuestionType.TEXT)
 
     def command_from_text(self, command: str) -> None:
         # Typed words can be misread: what cannot be undone is confirmed first.
@@ -105,6 +120,8 @@ class Commands(TurnBase):
             else:
                 self.enter(Phase.AGE)
             return
+        # /start is how someone who said "Not now" comes back to a campaign.
+        self.update(declined=())
         self.say(self.tr(texts.WELCOME_BACK))
         self.repeat()
 
@@ -171,6 +188,21 @@ class Commands(TurnBase):
             self.update(pending=Pending.LANGUAGE)
         else:
             self.update(phase=Phase.LANGUAGE)
+        self.say_language_choice()
+
+    def offer_language(self) -> None:
+        """Once per conversation, when the person writes in both languages: two buttons that do
+        not block anything else (the question they are on still takes its answer)."""
+        state = self.state
+        if (state.language_locked or state.language_offered or state.stopped
+                or state.pending is not None or state.phase in {Phase.NEW, Phase.LANGUAGE}
+                or any(e.type is EventType.DISCLOSURE_DETECTED for e in self.events)):
+            return
+        self.update(language_offered=True)
+        self.emit(EventType.LANGUAGE_OFFERED)
+        self.say_language_choice()
+
+    def say_language_choice(self) -> None:
         prompt = "\n".join(dict.fromkeys(
             self.ctx.catalog.gettext(lang, "Which language do you prefer?") for lang in LANGUAGES))
         self.say(prompt, [
@@ -182,7 +214,9 @@ class Commands(TurnBase):
         if language not in LANGUAGES:
             self.reject("unknown_button", self.tr(texts.UNREADABLE_BUTTON))
             return
-        explicit = self.state.pending is Pending.LANGUAGE
+        # Chosen on request (/language) or when offered: it sticks. The first choice, asked
+        # because the interface language was unknown, does not.
+        explicit = self.state.pending is Pending.LANGUAGE or self.state.language_offered
         self.update(pending=None, language_locked=self.state.language_locked or explicit)
         self.apply_language(language)
         self.acknowledgement = "Français" if language == "fr" else "English"

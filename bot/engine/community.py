@@ -16,6 +16,7 @@ OTHER_CITY = "other"
 class Place:
     id: str
     name: Text
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ part lives in its own module; this one routes a message to the part that handles
 
 from __future__ import annotations
 
-from bot.engine import callbacks, texts
+from bot.engine import callbacks, campaigns, texts
 from bot.engine.commands import Commands
+from bot.engine.invitations import Invitations
 from bot.engine.messages import EventType, Inbound, InboundKind, Step
 from bot.engine.onboarding import Onboarding
 from bot.engine.profile import MENU
@@ -25,11 +26,13 @@ def step(context: Context, state: ConversationState, inbound: Inbound) -> Step:
     return _Turn(context, state, inbound).run()
 
 
-class _Turn(Support, Commands, Onboarding, Questionnaire):
+class _Turn(Support, Commands, Onboarding, Questionnaire, Invitations):
     def run(self) -> Step:
         previous = self.state.seen_at()
         self.returning = previous is not None and self.inbound.now - previous > WELCOME_BACK_AFTER
         self.apply_language(self.inbound.language)
+        if self.inbound.language_evidence is not None:
+            self.update(language_evidence=self.inbound.language_evidence)
         self.update(last_seen=self.inbound.now.isoformat())
         kind = self.inbound.kind
         if self.inbound.turned_away and self.state.phase is Phase.NEW:
@@ -37,7 +40,10 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             if not (kind is InboundKind.TEXT and self.disclosure(self.inbound.text)):
                 self.cooling_down()
             return self.result()
-        if kind is InboundKind.COMMAND:
+        if (kind is InboundKind.BUTTON and self.state.pending is None and not self.state.stopped
+                and self.current_campaign_closed()):
+            self.campaign_closed()
+        elif kind is InboundKind.COMMAND:
             self.command(self.inbound.command)
         elif kind is InboundKind.BUTTON:
             self.button(self.inbound.data)
@@ -51,6 +57,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
                                  "previous answer, send /back."))
         else:
             self.unsupported()
+        if self.inbound.offer_language:
+            self.offer_language()
         return self.result()
 
     def result(self) -> Step:
@@ -70,8 +78,12 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.say(self.tr(texts.STOPPED))
             return
         parts = payload.parts
+        if payload.scope == callbacks.INVITE:
+            self.invitation_pressed(parts[0], parts[1] == campaigns.START)
+            return
         if payload.scope == callbacks.LANGUAGE:
-            if self.state.pending is Pending.LANGUAGE or self.state.language is None:
+            if (self.state.pending is Pending.LANGUAGE or self.state.language is None
+                    or (self.state.language_offered and not self.state.language_locked)):
                 self.choose_language(parts[0])
                 return
         elif payload.scope == callbacks.CONFIRM:
@@ -116,6 +128,8 @@ class _Turn(Support, Commands, Onboarding, Questionnaire):
             self.start()
         elif phase is Phase.LANGUAGE:
             self.ask_language()
+        elif phase is Phase.SURVEY and self.current_campaign_closed():
+            self.campaign_closed()
         elif phase is Phase.SURVEY:
             self.survey_text(text)
         elif phase is Phase.IDLE:

@@ -1,8 +1,14 @@
 """Which language the bot replies in: French or English.
 
 The conversation starts in the Telegram interface language and keeps its language on short or
-neutral messages ("ok", "oui", an emoji, a number). It switches only when a message of two or more
-words is confidently in the other language. /language is handled by the engine, not here.
+neutral messages ("ok", "oui", an emoji, a number). One message switches it only when it has two
+or more words confidently in the other language. /language is handled by the engine, not here.
+
+Across a conversation (`follow_language`), evidence accumulates: each message's votes are added to
+a decaying weight per language, so a run of short French messages ("slt", "oui", "jsp") switches
+an English conversation after a few messages even though none of them would alone. When recent
+messages pull both ways, the person is asked once instead. A neutral message adds nothing, so it
+never causes a switch.
 
 Confidence comes from votes that each explain themselves:
 
@@ -48,6 +54,10 @@ class Reason(StrEnum):
     """Two or more words, but not confidently in the other language: the language is kept."""
     UNKNOWN = "unknown"
     """No language in force and the message cannot decide: ask the user."""
+    CONVERSATION_LANGUAGE = "conversation_language"
+    """The person's recent messages, taken together, are in the other language."""
+    MIXED_EVIDENCE = "mixed_evidence"
+    """Recent messages pull both ways: the language is kept and the person is offered the choice."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,88 @@ def choose_language(
     return LanguageDecision(in_force, switched=False, reason=Reason.UNCLEAR_MESSAGE)
 
 
+@dataclass(frozen=True)
+class LanguageTurn:
+    """The reply language for one message of a conversation, and what to remember for the next."""
+
+    decision: LanguageDecision
+    evidence: tuple[float, float]
+    """Decaying weights of the French and of the English read in the person's messages so far."""
+    ask: bool
+    """Recent messages pull both ways: offer the choice (once; the caller remembers it did)."""
+
+
+NO_EVIDENCE: tuple[float, float] = (0.0, 0.0)
+
+
+def follow_language(
+    current: str | None,
+    interface_language: str | None,
+    text: str,
+    evidence: tuple[float, float],
+    detector: LanguageDetector,
+    *,
+    asked: bool = False,
+) -> LanguageTurn:
+    """Decide the reply language for a message, taking the person's earlier messages into account.
+
+    `evidence` is what the previous call returned (NO_EVIDENCE for a new conversation); `asked`
+    says whether the person was already offered the choice, which is then never offered again.
+    """
+    single = choose_language(current, interface_language, text, detector)
+    french, english = evidence
+    vote = message_vote(text, detector)
+    in_force = supported_language(current) or supported_language(interface_language)
+    if in_force is None or vote == 0:
+        # A message that says nothing of its language ("ok", "16", an emoji) leaves the evidence
+        # as it was: it neither adds to it nor makes the earlier messages count less.
+        return LanguageTurn(single, evidence, ask=False)
+    french = round(french * _EVIDENCE_DECAY + max(vote, 0), 3)
+    english = round(english * _EVIDENCE_DECAY + max(-vote, 0), 3)
+    weights: dict[Language, float] = {"fr": french, "en": english}
+    other: Language = "en" if in_force == "fr" else "fr"
+    pulled = single.switched or weights[other] > weights[in_force]
+    weaker, stronger = sorted((french, english))
+    mixed = weaker >= _MIXED_EVIDENCE and weaker * 2 >= stronger
+    if pulled and mixed and not asked:
+        return LanguageTurn(
+            LanguageDecision(in_force, switched=False, reason=Reason.MIXED_EVIDENCE),
+            (french, english),
+            ask=True,
+        )
+    if single.switched:
+        return LanguageTurn(single, (french, english), ask=False)
+    first = evidence == NO_EVIDENCE
+    if weights[other] - weights[in_force] >= (_FIRST_EVIDENCE if first else _SWITCH_EVIDENCE):
+        return LanguageTurn(
+            LanguageDecision(other, switched=True, reason=Reason.CONVERSATION_LANGUAGE),
+            (french, english),
+            ask=False,
+        )
+    return LanguageTurn(single, (french, english), ask=False)
+
+
+def message_vote(text: str, detector: LanguageDetector) -> int:
+    """What one message says of its language: positive French, negative English, 0 for nothing.
+
+    On a single word the statistical detector is not asked: it would give a language to a name.
+    """
+    words = _words(text)
+    if not words:
+        return 0
+    if len(words) == 1:
+        return _score(words, _NO_DETECTOR)
+    return _score(words, detector)
+
+
+class _Silent:
+    def probabilities(self, text: str) -> Mapping[str, float]:
+        return {}
+
+
+_NO_DETECTOR = _Silent()
+
+
 def _first_language(words: list[_Word], detector: LanguageDetector) -> LanguageDecision:
     """With no language in force there is nothing to keep, so one clear signal is enough."""
     score = _score(words, detector) if words else 0
@@ -124,6 +216,19 @@ _DECIDE_MARGIN = 2
 _MIN_WORDS_TO_SWITCH = 2
 # The detector counts only when nearly sure; below this its errors on chat text are common.
 _DETECTOR_CONFIDENCE = 0.9
+# Across messages: each one's weight fades by this factor per later message that tells a language,
+# so roughly the last four or five of them count. A one-word French chat message ("slt", "oui",
+# "jsp") weighs 2: two of them in a row, against nothing in the language in force, make 3.6 and
+# switch; one alone never does.
+_EVIDENCE_DECAY = 0.8
+_SWITCH_EVIDENCE = 3.5
+# The interface language is wrong for about one person in five: before anything is known of the
+# person, one clear word of the other language is enough.
+_FIRST_EVIDENCE = 2.0
+# Both languages read lately (a clear word of each, at least), neither more than twice the other,
+# and the latest pulling away from the language in force: the person mixes, so offer the choice
+# rather than flip-flop.
+_MIXED_EVIDENCE = 1.5
 # Bound the work on very long messages; a few hundred words settle the language.
 _MAX_WORDS = 200
 _MAX_CHARACTERS = 4000
@@ -148,7 +253,9 @@ _NEUTRAL = frozenset(
 )
 
 # Very frequent words that belong to one language only (within French and English), with the
-# chat spellings young people use across France, Belgium, Quebec and West Africa. Words shared
+# chat spellings young people use across France, Belgium, Switzerland, Quebec and West and Central
+# Africa. Words of Wolof and Lingala count for French and those of Nigerian Pidgin, Twi and Kenyan
+# Swahili for English: mixed into a message, they tell which of the two the writer reads. Words shared
 # by both languages ("on", "a", "me", "plus", "genre", "cool", "bus") are left out on purpose.
 _FRENCH = frozenset(
     (
@@ -170,7 +277,13 @@ _FRENCH = frozenset(
         "wesh", "wsh", "askip", "bah", "bof", "dacc", "dac", "mec", "meuf", "gars", "bref", "voilà",
         "voila", "ici", "là", "tout", "tous", "toute", "toutes", "autre", "même", "gens", "truc",
         "trucs", "fois", "ans", "aujourd'hui", "y'a", "tsé", "pis", "faque", "pk", "pq", "pcq",
-        "pck",
+        "pck", "koi", "kel", "kelle", "sa", "cv", "jpp", "tt", "ds", "pr", "mm", "bcp", "jvais",
+        "jveux", "jcrois", "jcomprends", "chai", "ptn", "frr", "frère", "frere", "wallah", "ouf",
+        "nul", "nulle", "chelou", "relou", "icitte", "pantoute", "tiguidou", "ben", "bin", "tantôt",
+        "tantot", "septante", "nonante", "huitante", "natel", "gbaka", "deh", "dêh", "yako",
+        "mbote", "matondo", "nayebi", "boni", "nanga", "waaw", "deedeet", "jërëjëf",
+        "jerejef", "dafa", "dama", "lool", "adieu", "allo", "allô", "tikala", "malamu",
+        "mingi", "ezali", "liggeey", "amul", "jamm", "ndank",
     )
 )
 _ENGLISH = frozenset(
@@ -189,7 +302,12 @@ _ENGLISH = frozenset(
         "thanks", "thank", "thx", "ty", "hello", "hi", "idk", "idc", "tbh", "ngl", "imo", "btw",
         "rn", "smh", "lmao", "lmfao", "omw", "wyd", "hbu", "ikr", "innit", "aint", "bruh", "cheers",
         "good", "bad", "great", "well", "many", "much", "more", "most", "some", "any", "all",
-        "other", "every", "people", "stuff", "thing", "things",
+        "other", "every", "people", "stuff", "thing", "things", "ur", "wat", "wot", "dat", "lemme",
+        "yall", "y'all", "tho", "coz", "cos", "nvm", "np", "tbf", "fam", "bruv", "yh", "wassup",
+        "whats", "hiya", "abeg", "wetin", "dey", "una", "wahala", "oya", "sef", "abi", "chale",
+        "medaase", "ehn", "yes", "sure", "alright", "sup", "howya", "craic", "lads", "bet", "cuz",
+        "sasa", "niaje", "mambo", "poa", "sawa", "asante", "ndio", "hapana", "sijui", "manze",
+        "buda", "kwaheri", "akwaaba", "aane", "daabi", "paa",
     )
 )
 

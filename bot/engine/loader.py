@@ -8,17 +8,21 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.engine import callbacks
+from bot.engine.community import Community
 from bot.engine.survey import (
     CHOICE_TYPES,
     END,
     LANGUAGES,
+    Audience,
     Condition,
     Option,
     Question,
     QuestionType,
+    Schedule,
     Survey,
     Text,
 )
@@ -29,7 +33,11 @@ MAX_MESSAGE = 4096
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
-TOP_FIELDS = {"schema", "id", "version", "title", "intro", "closing", "cities", "questions"}
+AUDIENCE_FIELDS = ("cities", "neighbourhoods", "age_bands", "languages")
+SCHEDULE_FIELDS = ("opens", "closes", "reminder")
+TOP_FIELDS = {"schema", "id", "version", "title", "intro", "closing", "questions",
+              *AUDIENCE_FIELDS, *SCHEDULE_FIELDS}
+REMINDER = re.compile(r"^(\d+)\s*(h|hours?|heures?|d|days?|jours?)$", re.IGNORECASE)
 QUESTION_FIELDS = {
     "id", "type", "text", "required", "options", "min", "max", "integer", "low", "high",
     "show_if", "next", "max_length", "why",
@@ -55,7 +63,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        where = "" if self.field == "(file)" else f"{self.field}: "
+        return f"{self.file}:{self.line}: {where}{self.message}"
 
 
 class SurveyError(Exception):
@@ -111,11 +120,12 @@ class _Checker:
                 self.report(texts.key_lines.get(language, texts.line), _join(path, language),
                             f"missing {LANGUAGE_NAMES[language]} translation")
                 continue
-            if not isinstance(item, str | int | float):
+            if isinstance(item, dict | list):
                 self.report(texts.key_lines[language], _join(path, language),
                             f"expected text, got {_describe(item)}")
                 continue
-            found[language] = str(item).strip()
+            # The text as written: YAML must not turn a label "3.50" into 3.5.
+            found[language] = texts.raw.get(language, str(item)).strip()
             if len(found[language]) + extra > MAX_MESSAGE:
                 self.report(texts.key_lines[language], _join(path, language),
                             f"message of {len(found[language]) + extra} characters is over "
@@ -158,8 +168,11 @@ class _Checker:
         return value
 
 
-def load_survey(text: str, filename: str = "<survey>") -> Survey:
-    """Parse and validate a survey; raise SurveyError listing every problem found."""
+def load_survey(text: str, filename: str = "<survey>", community: Community | None = None) -> Survey:
+    """Parse and validate a survey; raise SurveyError listing every problem found.
+
+    With the deployment's community, the cities, neighbourhoods and age bands it targets must exist.
+    """
     checker = _Checker(filename)
     try:
         data = parse(text)
@@ -168,13 +181,14 @@ def load_survey(text: str, filename: str = "<survey>") -> Survey:
     root = checker.mapping(data, 1, "(file)")
     if root is None:
         raise SurveyError(checker.problems)
-    survey = _survey(checker, root, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    survey = _survey(checker, root, hashlib.sha256(text.encode("utf-8")).hexdigest(), community)
     if checker.problems or survey is None:
         raise SurveyError(sorted(checker.problems, key=lambda p: p.line))
     return survey
 
 
-def _survey(checker: _Checker, root: LineDict, source_hash: str) -> Survey | None:
+def _survey(checker: _Checker, root: LineDict, source_hash: str,
+            community: Community | None) -> Survey | None:
     checker.unknown_fields(root, TOP_FIELDS, "")
     schema = root.get("schema")
     if schema != SCHEMA_VERSION:
@@ -188,14 +202,94 @@ def _survey(checker: _Checker, root: LineDict, source_hash: str) -> Survey | Non
     title = checker.text(root, "title", "")
     intro = checker.text(root, "intro", "")
     closing = checker.text(root, "closing", "")
-    cities = _cities(checker, root)
+    audience = _audience(checker, root, community)
+    schedule = _schedule(checker, root)
     questions = _questions(checker, root, survey_id or "x")
     if intro is not None and questions:
         _check_skip_promise(checker, root, intro, questions)
     if (survey_id is None or title is None or intro is None or closing is None
             or not isinstance(version, int) or questions is None):
         return None
-    return Survey(survey_id, version, title, intro, closing, questions, source_hash, cities)
+    return Survey(survey_id, version, title, intro, closing, questions, source_hash, audience,
+                  schedule)
+
+
+def _audience(checker: _Checker, root: LineDict, community: Community | None) -> Audience:
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in AUDIENCE_FIELDS:
+        value = root.get(key)
+        if value is None:
+            lists[key] = ()
+            continue
+        if isinstance(value, str):
+            value = LineList([value])
+            value.raw_items = [root.raw.get(key)]
+        if not isinstance(value, LineList) or any(isinstance(v, dict | list) for v in value):
+            checker.report(root.key_lines[key], key, "expected a list of ids, like [a, b]")
+            lists[key] = ()
+            continue
+        lists[key] = tuple((raw if raw is not None else str(v)) for v, raw in
+                           zip(value, value.raw_items, strict=True))
+    audience = Audience(lists["cities"], lists["neighbourhoods"], lists["age_bands"],
+                        lists["languages"])
+    for language in audience.languages:
+        if language not in LANGUAGES:
+            checker.report(root.key_lines["languages"], "languages",
+                           f"{language!r} is not a language of YouthVoice (fr or en)")
+    if community is None:
+        return audience
+    known_cities = [c.id for c in community.cities]
+    for city in audience.cities:
+        if community.city(city) is None:
+            checker.report(root.key_lines["cities"], "cities",
+                           f"{city!r} is not a city of config.yml (its cities: "
+                           f"{', '.join(known_cities)})")
+    places = {p.id for c in community.cities if not audience.cities or c.id in audience.cities
+              for p in c.neighbourhoods}
+    for place in audience.neighbourhoods:
+        if place not in places:
+            checker.report(root.key_lines["neighbourhoods"], "neighbourhoods",
+                           f"{place!r} is not a neighbourhood of "
+                           f"{', '.join(audience.cities) or 'any city'} in config.yml")
+    bands = [b.id for b in community.age_bands]
+    for band in audience.age_bands:
+        if band not in bands:
+            checker.report(root.key_lines["age_bands"], "age_bands",
+                           f"{band!r} is not an age band of config.yml (its bands: {', '.join(bands)})")
+    return audience
+
+
+def _schedule(checker: _Checker, root: LineDict) -> Schedule:
+    moments: dict[str, datetime | None] = {}
+    for key in ("opens", "closes"):
+        raw = root.raw.get(key) if key in root else None
+        moments[key] = None
+        if key not in root:
+            continue
+        try:
+            moment = datetime.fromisoformat(str(raw if raw is not None else root[key]))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is not None:
+            checker.report(root.key_lines[key], key,
+                           "expected a date, or a date and a time, like 2026-12-01 or 2026-12-01 09:00 "
+                           "(each city's local time)")
+            continue
+        moments[key] = moment
+    opens, closes = moments["opens"], moments["closes"]
+    if opens is not None and closes is not None and closes <= opens:
+        checker.report(root.key_lines["closes"], "closes", "the campaign closes before it opens")
+    reminder: timedelta | None = None
+    if "reminder" in root:
+        match = REMINDER.match(str(root.raw.get("reminder", root["reminder"])).strip())
+        if match is None or int(match.group(1)) == 0:
+            checker.report(root.key_lines["reminder"], "reminder",
+                           "expected a delay after the invitation, like 3 days or 36 hours")
+        else:
+            count = int(match.group(1))
+            reminder = (timedelta(hours=count) if match.group(2).lower().startswith("h")
+                        else timedelta(days=count))
+    return Schedule(opens, closes, reminder)
 
 
 def _check_skip_promise(checker: _Checker, root: LineDict, intro: Text,
@@ -207,19 +301,10 @@ def _check_skip_promise(checker: _Checker, root: LineDict, intro: Text,
         return
     for language, promise in (("fr", _SKIP_PROMISE_FR), ("en", _SKIP_PROMISE_EN)):
         if promise.search(intro.in_(language)):
-            checker.report(root.key_lines.get("intro", root.line), f"intro.{language}",
+            checker.report(root.key_lines.get("intro", root.line), f"intro › {language}",
                            f"says questions can be skipped, but {', '.join(required)} cannot: "
                            "say which ones must be answered, or make them optional")
 
-
-def _cities(checker: _Checker, root: LineDict) -> tuple[str, ...]:
-    value = root.get("cities")
-    if value is None:
-        return ()
-    if not isinstance(value, LineList) or not all(isinstance(c, str) for c in value):
-        checker.report(root.key_lines["cities"], "cities", "expected a list of city ids")
-        return ()
-    return tuple(value)
 
 
 def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Question, ...] | None:
@@ -232,13 +317,17 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
     seen: dict[str, int] = {}
     # Where each kept question stands in the file, for messages after duplicates were dropped.
     places: dict[str, tuple[int, int]] = {}
+    broken: set[str] = set()
     for index, item in enumerate(value):
-        field = f"questions[{index}]"
+        field = f"question {index + 1}"
         node = checker.mapping(item, value.item_lines[index], field)
         if node is None:
             continue
         question = _question(checker, node, field, survey_id)
         if question is None:
+            # Already reported: branches naming it must not add a second problem for one mistake.
+            if isinstance(node.get("id"), str):
+                broken.add(node["id"])
             continue
         if question.id in seen:
             checker.report(node.key_lines["id"], _join(field, "id"),
@@ -247,7 +336,7 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
         seen[question.id] = node.key_lines["id"]
         places[question.id] = (index, node.line)
         questions.append(question)
-    _check_flow(checker, questions, places)
+    _check_flow(checker, questions, places, broken)
     return tuple(questions)
 
 
@@ -304,6 +393,9 @@ def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType 
     raw = node.get("options")
     path = _join(field, "options")
     controls = (callbacks.SKIP, callbacks.BACK, callbacks.DONE)
+    if qtype is None:
+        # The type is already reported: whether options belong here cannot be told.
+        return ()
     if qtype not in (QuestionType.SINGLE, QuestionType.MULTIPLE):
         if raw is not None:
             checker.report(node.key_lines["options"], path, f"a {qtype} question takes no options")
@@ -322,7 +414,7 @@ def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType 
     options: list[Option] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
-        opt_field = f"{path}[{index}]"
+        opt_field = _join(field, f"option {index + 1}")
         opt = checker.mapping(item, raw.item_lines[index], opt_field)
         if opt is None:
             continue
@@ -410,16 +502,16 @@ def _check_payloads(checker: _Checker, line: int, field: str, survey_id: str, qu
 
 
 def _check_flow(checker: _Checker, questions: list[Question],
-                places: dict[str, tuple[int, int]]) -> None:
+                places: dict[str, tuple[int, int]], broken: set[str]) -> None:
     """Branches must point forward to a known question: that rules out dangling and cyclic flows."""
     position = {q.id: i for i, q in enumerate(questions)}
     lines = {question_id: line for question_id, (_, line) in places.items()}
     for i, question in enumerate(questions):
-        field = f"questions[{places[question.id][0]}]"
+        field = f"question {places[question.id][0] + 1}"
         targets = [(question.next, _join(field, "next"))]
-        targets += [(o.next, _join(field, f"options.{o.id}.next")) for o in question.options]
+        targets += [(o.next, _join(field, f"option {o.id!r} › next")) for o in question.options]
         for target, path in targets:
-            if target is None or target == END:
+            if target is None or target == END or target in broken:
                 continue
             if target not in position:
                 checker.report(lines[question.id], path,
@@ -431,7 +523,9 @@ def _check_flow(checker: _Checker, questions: list[Question],
         cond = question.show_if
         if cond is None:
             continue
-        path = _join(field, "show_if.question")
+        path = _join(field, "show_if › question")
+        if cond.question in broken:
+            continue
         if cond.question not in position:
             checker.report(lines[question.id], path,
                            f"show_if names {cond.question!r}, which is no question of this survey")
@@ -442,16 +536,16 @@ def _check_flow(checker: _Checker, questions: list[Question],
             continue
         source = questions[position[cond.question]]
         if cond.any_of and source.type not in CHOICE_TYPES:
-            checker.report(lines[question.id], _join(field, "show_if.any_of"),
+            checker.report(lines[question.id], _join(field, "show_if › any_of"),
                            f"{cond.question!r} is a {source.type} question: use min/max")
         for option_id in cond.any_of:
             if source.option(option_id) is None:
-                checker.report(lines[question.id], _join(field, "show_if.any_of"),
+                checker.report(lines[question.id], _join(field, "show_if › any_of"),
                                f"{cond.question!r} has no option {option_id!r}")
 
 
 def _join(field: str, key: str) -> str:
-    return f"{field}.{key}" if field else key
+    return f"{field} › {key}" if field else key
 
 
 def _describe(value: Any) -> str:

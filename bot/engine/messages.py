@@ -32,6 +32,10 @@ class Inbound:
     command: str = ""
     # The language the service's policy chose for this message; None keeps the conversation's.
     language: str | None = None
+    # The language evidence to keep after this message (None: unchanged), and whether the
+    # policy found the person's messages mixed enough to offer them the choice.
+    language_evidence: tuple[float, float] | None = None
+    offer_language: bool = False
     understanding: Understanding | None = None
     # False when the NLU service could not be asked: free text is then kept for later reading.
     understood: bool = True
@@ -83,6 +87,8 @@ class AnswerRecord:
     topic: str | None = None
     topic_confidence: float | None = None
     understanding_pending: bool = False
+    # Places and transport lines named in a typed answer: (entity, value), e.g. ("transport_line", "C3").
+    mentions: tuple[tuple[str, str], ...] = ()
     # The person's own words on a choice question, before they tick options: stored as the
     # answer's text, with the options once they choose them.
     comment: bool = False
@@ -90,6 +96,7 @@ class AnswerRecord:
 
 class EventType(StrEnum):
     LANGUAGE_CHANGED = "language_changed"
+    LANGUAGE_OFFERED = "language_offered"
     CONSENT_GIVEN = "consent_given"
     CONSENT_REFUSED = "consent_refused"
     NOT_ELIGIBLE = "not_eligible"
@@ -103,6 +110,10 @@ class EventType(StrEnum):
     WENT_BACK = "went_back"
     INPUT_REJECTED = "input_rejected"
     SURVEY_COMPLETED = "survey_completed"
+    INVITATION_ACCEPTED = "invitation_accepted"
+    INVITATION_DECLINED = "invitation_declined"
+    # A late answer to a campaign that has closed: nothing was stored.
+    SURVEY_CLOSED = "survey_closed"
     PARTICIPANT_STOPPED = "participant_stopped"
     PARTICIPANT_RESUMED = "participant_resumed"
     ERASURE_CONFIRMED = "erasure_confirmed"

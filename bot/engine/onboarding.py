@@ -40,7 +40,7 @@ class Onboarding(Profile):
             return [Option("yes", self.both("Yes, go on"), YES_NO[0].synonyms),
                     Option("no", self.both("No thanks"), YES_NO[1].synonyms)]
         city = community.city(self.state.city)
-        places = [Option(p.id, p.name) for p in city.neighbourhoods] if city else []
+        places = [Option(p.id, p.name, p.aliases) for p in city.neighbourhoods] if city else []
         return [*places, Option(UNSAID, self.both("I'd rather not say"))]
 
     def option_label(self, option: Option) -> str:

@@ -13,7 +13,7 @@ from bot.engine.messages import AnswerRecord, Choice, EventType
 from bot.engine.state import Phase
 from bot.engine.survey import END, Option, Question, QuestionType, Survey
 from bot.engine.turn import TurnBase
-from bot.engine.understanding import topic_of
+from bot.engine.understanding import mentions_of, topic_of
 
 # From this many words, a typed answer to a multiple-choice question is a sentence: kept as it is.
 SENTENCE_WORDS = 4
@@ -23,11 +23,19 @@ QUESTION_BACK_WORDS = 6
 
 class Questionnaire(TurnBase):
     def open_campaigns(self) -> list[Survey]:
-        if self.state.city == OTHER_CITY and not self.state.elsewhere_ok:
+        """What to offer now: open, meant for this participant, not done, not put off; chosen first."""
+        state = self.state
+        if state.city == OTHER_CITY and not state.elsewhere_ok:
             return []
-        return [s for s in self.ctx.campaigns
-                if s.id not in self.state.completed
-                and (not s.cities or self.state.city in s.cities)]
+        offered = [s for s in self.ctx.campaigns
+                   if s.id not in state.completed and s.id not in state.declined
+                   and self.is_for_me(s)]
+        return sorted(offered, key=lambda s: s.id not in state.invited)
+
+    def is_for_me(self, survey: Survey) -> bool:
+        state = self.state
+        return (survey.audience.includes(state.city, state.neighbourhood, state.age_band, self.lang)
+                and self.ctx.window(survey.id).is_open(state.city, self.inbound.now))
 
     def next_campaign(self) -> None:
         remaining = self.open_campaigns()
@@ -35,9 +43,13 @@ class Questionnaire(TurnBase):
             self.update(phase=Phase.IDLE, campaign=None, campaign_version=None, question=None)
             self.say(self.tr(texts.NO_SURVEY))
             return
-        survey = remaining[0]
+        self.begin(remaining[0])
+
+    def begin(self, survey: Survey) -> None:
         self.update(phase=Phase.SURVEY, campaign=survey.id, campaign_version=survey.version,
-                    history=(), answers={}, selection=(), invalid_count=0)
+                    history=(), answers={}, selection=(), invalid_count=0,
+                    invited=tuple(c for c in self.state.invited if c != survey.id),
+                    declined=tuple(c for c in self.state.declined if c != survey.id))
         self.emit(EventType.SURVEY_STARTED, campaign=survey.id, version=survey.version)
         self.say(f"{survey.title.in_(self.lang)}\n{self.campaign_text(survey.intro)}")
         self.advance_from(0)
@@ -52,9 +64,15 @@ class Questionnaire(TurnBase):
             self.say(self.tr(texts.NO_SURVEY))
 
     def current_survey(self) -> Survey | None:
-        if self.state.phase is not Phase.SURVEY:
+        """The version this participant started, even if a newer one was published since."""
+        state = self.state
+        if state.phase is not Phase.SURVEY or state.campaign is None:
             return None
-        return next((s for s in self.ctx.campaigns if s.id == self.state.campaign), None)
+        pinned = self.ctx.versions.get((state.campaign, state.campaign_version or 0))
+        if pinned is not None:
+            return pinned
+        return next((s for s in self.ctx.campaigns
+                     if s.id == state.campaign and s.version == state.campaign_version), None)
 
     def current_question(self) -> Question | None:
         survey = self.current_survey()
@@ -330,7 +348,8 @@ class Questionnaire(TurnBase):
             return
         topic, confidence = topic_of(self.inbound.understanding)
         self.record(question, {"text": answer}, text=answer, topic=topic,
-                    topic_confidence=confidence, understanding_pending=not self.inbound.understood)
+                    topic_confidence=confidence, understanding_pending=not self.inbound.understood,
+                    mentions=mentions_of(self.inbound.understanding))
         self.advance(question, None)
 
     def record(self, question: Question, summary: dict[str, Any], **fields: Any) -> None:

@@ -39,6 +39,10 @@ class ConversationState:
     language: str | None = None
     # Chosen with /language: from then on, the language a message is written in does not switch it.
     language_locked: bool = False
+    # Decaying weights of the French and the English read in this person's messages so far.
+    language_evidence: tuple[float, float] = (0.0, 0.0)
+    # The person was offered the choice of language because their messages pulled both ways.
+    language_offered: bool = False
     phase: Phase = Phase.NEW
     age_band: str | None = None
     city: str | None = None
@@ -61,6 +65,10 @@ class ConversationState:
     # A profile change in progress (/profile): "menu", or the onboarding step asked again.
     profile_edit: str | None = None
     completed: tuple[str, ...] = ()
+    # Campaigns the participant chose to start from an invitation while busy with another.
+    invited: tuple[str, ...] = ()
+    # Campaigns put off with "Not now": not started on their behalf, only when they ask.
+    declined: tuple[str, ...] = ()
     stopped: bool = False
     # Asked the city before consent, because the consent age depends on the country.
     city_before_consent: bool = False
@@ -81,6 +89,9 @@ class ConversationState:
         data["history"] = list(self.history)
         data["selection"] = list(self.selection)
         data["completed"] = list(self.completed)
+        data["invited"] = list(self.invited)
+        data["declined"] = list(self.declined)
+        data["language_evidence"] = list(self.language_evidence)
         data["phase"] = self.phase.value
         data["pending"] = self.pending.value if self.pending else None
         data["v"] = STATE_VERSION
@@ -93,6 +104,9 @@ class ConversationState:
         fields = {k: v for k, v in data.items() if k != "v"}
         fields["phase"] = Phase(fields["phase"])
         fields["pending"] = Pending(fields["pending"]) if fields.get("pending") else None
-        for name in ("history", "selection", "completed"):
+        for name in ("history", "selection", "completed", "invited", "declined"):
             fields[name] = tuple(fields.get(name) or ())
+        # States saved before evidence was kept have none.
+        french, english = fields.get("language_evidence") or (0.0, 0.0)
+        fields["language_evidence"] = (float(french), float(english))
         return cls(**fields)

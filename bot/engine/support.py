@@ -12,7 +12,7 @@ from bot.engine.messages import Choice, EventType
 from bot.engine.safeguarding import Category
 from bot.engine.state import Pending, Phase
 from bot.engine.texts import N_
-from bot.engine.turn import TurnBase
+from bot.engine.turn import Context, TurnBase
 
 HEARD = {
     Category.SELF_HARM: N_("Thank you for telling me. What you are going through sounds really hard, "
@@ -38,6 +38,40 @@ IN_DANGER = N_("If you are in danger right now, call the emergency number {emerg
 CARRY_ON = N_("Whenever you like, and only if you want, we can carry on with the questions.")
 CARRY_ON_YES = N_("Carry on with the questions")
 CARRY_ON_NO = N_("Not now")
+
+
+def support_text(ctx: Context, language: str, category: Category, city_id: str | None) -> str:
+    """The reply to a disclosure: heard, the helplines of the city (every country's before the
+    city is known), that a trained person has the message, the emergency number."""
+    def tr(message: str, **values: object) -> str:
+        return ctx.catalog.gettext(language, message).format(**values)
+
+    community = ctx.community
+    city = community.city(city_id)
+    lines = [tr(HEARD[category]), ""]
+    for helpline in community.helplines_for(city_id, language):
+        # Before the city is known every country's helplines are listed: each marked with its flag.
+        where = "" if city else " ".join(flag(c) for c in community.helpline_countries(helpline)) + " "
+        lines.append(f"{where}☎ {helpline.name}: {helpline.number} ({helpline.hours.in_(language)})")
+    partner = community.partner_for(city.id if city else None)
+    lines.append("")
+    lines.append(tr(PASSED_ON, partner=partner) if partner else tr(NO_PARTNER))
+    if city is not None:
+        emergency = community.emergency_number(city)
+    else:
+        numbers: dict[str, list[str]] = {}
+        for country in community.countries:
+            numbers.setdefault(country.emergency, []).append(flag(country.code))
+        emergency = ", ".join(f"{n} {' '.join(flags)}" for n, flags in numbers.items()) or "112"
+    lines.append(tr(IN_DANGER, emergency=emergency))
+    return "\n".join(lines)
+
+
+def first_aid(ctx: Context, text: str, language: str) -> str | None:
+    """The reply to a disclosure when the conversation cannot be read (the database is down): the
+    helplines at once; the alert follows when the message is handled."""
+    found = ctx.lexicon.detect(text) if ctx.lexicon is not None else None
+    return support_text(ctx, language, found.category, None) if found is not None else None
 
 
 def flag(country: str) -> str:
@@ -72,25 +106,7 @@ class Support(TurnBase):
         return not self.state.stopped and self.state.phase not in (Phase.NEW, Phase.LANGUAGE)
 
     def support_message(self, category: Category) -> str:
-        community = self.ctx.community
-        city = community.city(self.state.city)
-        lines = [self.tr(HEARD[category]), ""]
-        for helpline in community.helplines_for(self.state.city, self.lang):
-            # Before the city is known every country's helplines are listed: each marked with its flag.
-            where = "" if city else " ".join(flag(c) for c in community.helpline_countries(helpline)) + " "
-            lines.append(f"{where}☎ {helpline.name}: {helpline.number} ({helpline.hours.in_(self.lang)})")
-        partner = community.partner_for(city.id if city else None)
-        lines.append("")
-        lines.append(self.tr(PASSED_ON, partner=partner) if partner else self.tr(NO_PARTNER))
-        if city is not None:
-            emergency = community.emergency_number(city)
-        else:
-            numbers: dict[str, list[str]] = {}
-            for country in community.countries:
-                numbers.setdefault(country.emergency, []).append(flag(country.code))
-            emergency = ", ".join(f"{n} {' '.join(flags)}" for n, flags in numbers.items()) or "112"
-        lines.append(self.tr(IN_DANGER, emergency=emergency))
-        return "\n".join(lines)
+        return support_text(self.ctx, self.lang, category, self.state.city)
 
     def carry_on(self, yes: bool) -> None:
         if yes:

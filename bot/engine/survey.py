@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 LANGUAGES: tuple[str, ...] = ("fr", "en")
@@ -78,6 +79,31 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Who a campaign is for; an empty tuple means no restriction on that attribute."""
+
+    cities: tuple[str, ...] = ()
+    neighbourhoods: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    def includes(self, city: str | None, neighbourhood: str | None, age_band: str | None,
+                 language: str | None) -> bool:
+        return all(not wanted or value in wanted for wanted, value in (
+            (self.cities, city), (self.neighbourhoods, neighbourhood),
+            (self.age_bands, age_band), (self.languages, language)))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a campaign runs, in each city's local time (naive), and when to remind once."""
+
+    opens: datetime | None = None
+    closes: datetime | None = None
+    reminder_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Survey:
     id: str
     version: int
@@ -86,7 +112,8 @@ class Survey:
     closing: Text
     questions: tuple[Question, ...]
     source_hash: str = ""
-    cities: tuple[str, ...] = field(default=())
+    audience: Audience = field(default=Audience())
+    schedule: Schedule = field(default=Schedule())
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bot.engine import texts
+from bot.engine.campaigns import ALWAYS, Window
 from bot.engine.community import Community
 from bot.engine.matching import ChoiceReading, read_choice
 from bot.engine.messages import AnswerRecord, Choice, Event, EventType, Inbound, Outbound
@@ -24,8 +25,15 @@ WELCOME_BACK_AFTER = timedelta(hours=12)
 @dataclass(frozen=True)
 class Context:
     community: Community
+    # The current version of each campaign offered, in the order they are offered.
     campaigns: tuple[Survey, ...]
     catalog: Catalog
+    # Every stored version, so that a participant finishes the version they started.
+    versions: Mapping[tuple[str, int], Survey] = field(default_factory=dict)
+    windows: Mapping[str, Window] = field(default_factory=dict)
+
+    def window(self, campaign_id: str) -> Window:
+        return self.windows.get(campaign_id, ALWAYS)
     # Disclosure detection; None only where no free text is read (some tools and tests).
     lexicon: Lexicon | None = None
 
@@ -140,6 +148,14 @@ class TurnBase(ABC):
     @abstractmethod
     def enter(self, phase: Phase) -> None:
         """Move to an onboarding step and ask it."""
+
+    @abstractmethod
+    def begin(self, survey: Survey) -> None:
+        """Start this campaign at its first question."""
+
+    @abstractmethod
+    def open_campaigns(self) -> list[Survey]:
+        """The campaigns to offer this participant now, the one they asked for first."""
 
     @abstractmethod
     def profile_menu(self) -> None:

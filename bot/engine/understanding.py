@@ -40,6 +40,19 @@ class Understanding:
 TOPIC_PREFIX = "topic_"
 
 
+# Entities kept with an open answer: the places and lines a council can act on.
+KEPT_ENTITIES = ("neighbourhood", "transport_line")
+
+
+def mentions_of(understanding: Understanding | None) -> tuple[tuple[str, str], ...]:
+    """(entity, value) pairs the NLU found in an answer, in order, each once: ("transport_line", "C3")."""
+    if understanding is None:
+        return ()
+    found = [(e.entity, e.value) for e in sorted(understanding.entities, key=lambda e: e.start)
+             if e.entity in KEPT_ENTITIES]
+    return tuple(dict.fromkeys(found))
+
+
 def topic_of(understanding: Understanding | None) -> tuple[str | None, float | None]:
     """The topic of an open answer and the NLU's confidence in it; (None, None) for anything else."""
     intent = understanding.intent if understanding else None

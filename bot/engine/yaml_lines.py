@@ -1,7 +1,13 @@
-"""YAML parsing that remembers the line of every mapping key and list item, for precise error messages."""
+"""YAML parsing for people who write it by hand: lines remembered, YAML 1.2 scalars, errors in words.
+
+Every mapping key and list item keeps its line (1-based) for precise messages. Scalars follow YAML
+1.2's core schema, so `Yes`, `No`, `On`, `Off` stay words (YAML 1.1 reads them as booleans); and the
+text exactly as written is kept beside each value, so a label `3.50` stays "3.50", not 3.5.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -13,15 +19,39 @@ class LineDict(dict[str, Any]):
     line: int = 0
     key_lines: dict[str, int]
     duplicate_keys: list[tuple[str, int]]
+    # The text of each scalar value as written in the file (quotes removed).
+    raw: dict[str, str]
 
 
 class LineList(list[Any]):
     line: int = 0
     item_lines: list[int]
+    # The text of each scalar item as written (None for nested mappings and lists).
+    raw_items: list[str | None]
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """YAML 1.2 core schema: only true/false are booleans, only plain numbers are numbers."""
+
+
+
+# Start from no implicit types at all, then add YAML 1.2's (add_implicit_resolver copies the dict).
+_LineLoader.yaml_implicit_resolvers = {}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+
+
+def _raw(node: yaml.Node) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
 def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -29,6 +59,7 @@ def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     result.duplicate_keys = []
+    result.raw = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         key_text = str(key)
@@ -37,6 +68,9 @@ def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             result.duplicate_keys.append((key_text, line))
         result[key_text] = loader.construct_object(value_node, deep=True)
         result.key_lines[key_text] = line
+        raw = _raw(value_node)
+        if raw is not None:
+            result.raw[key_text] = raw
     return result
 
 
@@ -44,6 +78,7 @@ def _sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    result.raw_items = [_raw(child) for child in node.value]
     return result
 
 
@@ -58,14 +93,74 @@ class YamlSyntaxError(Exception):
         self.message = message
 
 
+# What the parser's words usually mean for someone writing a campaign by hand, and what to do.
+_EXPLANATIONS: tuple[tuple[str, str], ...] = (
+    ("'\\t'", "a tab: indent with spaces (two per level), never tabs"),
+    ("tab character", "a tab: indent with spaces (two per level), never tabs"),
+    ("mapping values are not allowed here",
+     "a ': ' inside a value: put the whole text in double quotes, like \"Question : ...\""),
+    ("could not find expected ':'",
+     "this line is neither 'name: value' nor a list item '- ...': add the missing ':' or check "
+     "the line before"),
+    ("expected ',' or '}'",
+     "a text inside { ... } contains a ',', ':', '?' or '{': put the text in double quotes, or "
+     "write each language on its own line (fr: ... then en: ...)"),
+    ("expected ',' or ']'",
+     "a word inside [ ... ] contains a ',', ':' or '[', or the ']' is missing: put the word in "
+     "double quotes, or close the list with ']' on the same line"),
+    ("expected <block end>",
+     "the indentation does not line up: a line here starts in a different column from the lines "
+     "at its level; indent it like its neighbours"),
+    ("did not find expected key",
+     "the indentation does not line up: a line here starts in a different column from the lines "
+     "at its level; indent it like its neighbours"),
+    ("did not find expected '-'",
+     "the indentation does not line up: every item of a list starts with '- ' in the same column"),
+)
+
+
+def _explain(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+    problem = exc.problem or ""
+    context = exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else 0
+    if "quoted scalar" in context and exc.context_mark is not None:
+        return exc.context_mark.line + 1, "a quote opened here is never closed: add the closing quote"
+    if "flow" in context and exc.context_mark is not None and exc.problem_mark is not None and (
+            exc.problem_mark.line != exc.context_mark.line):
+        bracket = "[ ... ]" if "sequence" in context else "{ ... }"
+        return exc.context_mark.line + 1, (f"the {bracket} that starts here is not closed on this line: "
+                                           "close it, or put texts with ',' or ':' in double quotes")
+    if "mapping values are not allowed here" in problem and _starts_with_key(exc.problem_mark):
+        return line, ("this line is indented more than the line above it: give it the same "
+                      "indentation as the other lines at its level")
+    for clue, explanation in _EXPLANATIONS:
+        if clue in problem:
+            return line, explanation
+    return line, f"this is not valid YAML ({problem or context}): compare it with the lines above"
+
+
+def _starts_with_key(mark: yaml.Mark | None) -> bool:
+    """Whether the colon the parser stopped at ends the line's own key (so indentation is wrong)."""
+    if mark is None or not isinstance(mark.buffer, str):
+        return False
+    lines = mark.buffer.split("\n")
+    if mark.line >= len(lines):
+        return False
+    before = lines[mark.line][:mark.column]
+    return re.fullmatch(r"\s*(- )?[A-Za-z0-9_-]+", before) is not None
+
+
 def parse(text: str) -> Any:
     """Parse YAML text; mappings become LineDict and lists LineList. Raises YamlSyntaxError."""
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlSyntaxError(line, f"invalid YAML: {problem}") from exc
+        line, message = _explain(exc)
+        raise YamlSyntaxError(line, message) from exc
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(0, f"invalid YAML: {exc}") from exc
+        raise YamlSyntaxError(0, f"this is not valid YAML ({exc})") from exc

@@ -53,7 +53,7 @@ def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) 
     assert main(["campaign", "check", str(BROKEN), str(ROOT / "surveys" / "my-city.yml")]) == 1
     out = capsys.readouterr().out
     assert f"{BROKEN}:3: id: 'Broken Survey' is not a valid id" in out
-    assert f"{BROKEN}: 14 problem(s)" in out  # all but the generated over-long text
+    assert f"{BROKEN}: 14 problems" in out  # all but the generated over-long text
     assert "my-city.yml: ok — my-city v2, 10 questions" in out
 
 
@@ -71,7 +71,7 @@ def test_a_broken_configuration_is_reported_not_raised(tmp_path: Path,
     config.write_text("version: 1\ncities: []\n", encoding="utf-8")
     assert main(["--config", str(config), "--database", "sqlite://", "chat"]) == 2
     err = capsys.readouterr().err
-    assert "privacy: Field required" in err and "cities: List should have at least 1 item" in err
+    assert "  privacy is missing" in err and "line 2: cities should not be empty" in err
 
 
 def test_the_chat_speaks_the_terminal_language_and_keeps_log_lines_out(tmp_path: Path) -> None:
@@ -87,3 +87,25 @@ def test_the_chat_speaks_the_terminal_language_and_keeps_log_lines_out(tmp_path:
     assert "À bientôt ! Relance la même commande" in done.stdout
     assert "WARNING" not in done.stdout and not done.stderr
     assert "NLU server at http://127.0.0.1:9 unavailable" in log.read_text(encoding="utf-8")
+
+
+def test_safeguarding_follow_up_from_the_command_line(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'sg.db'}"
+    said = chat(monkeypatch, capsys, database, ["3", "1", "1", "1", "jveux disparaître"])
+    assert "3114" in said and "Effacer tout ce que nous avons sur toi" not in said
+    base = ["--config", str(ROOT / "config.yml"), "--database", database, "safeguarding", "--as", "amina"]
+    assert main([*base, "list"]) == 0
+    listed = capsys.readouterr().out
+    ref = listed.split()[0]
+    assert ref.startswith("SG-") and "self_harm" in listed and "lyon" in listed
+    assert main([*base, "reply", ref, "Bonjour, je suis là."]) == 0
+    assert main([*base, "close", ref, "--note", "rappelé"]) == 0
+    capsys.readouterr()
+    assert main([*base, "show", ref]) == 0
+    shown = capsys.readouterr().out
+    assert "jveux disparaître" in shown and "amina replied: Bonjour, je suis là." in shown
+    assert "amina closed: rappelé" in shown and "(closed)" in shown
+    assert main([*base, "show", "SG-XXXX-XXXX"]) == 1
+    assert "no safeguarding alert" in capsys.readouterr().err

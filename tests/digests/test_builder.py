@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digests.builder import CouncilView, build_digest
+from digests.builder import CouncilView, build_digest, choose_quotes
 from digests.model import Digest, Figure, QuestionKind, QuestionSummary, Quote
 from digests.render import render
 from storage.reports import CityAggregates, Group
@@ -131,9 +131,10 @@ def test_what_people_typed_stays_text_everywhere() -> None:
     group = ("13-14", "vaise")
     current = CityAggregates("lyon", START, END, participants=12, participants_by_group={group: 12},
                              answered={(("c", "how"), group): 12},
-                             options={(("c", "how"), group, "walk"): 6, (("c", "how"), group, "bus"): 6})
+                             options={(("c", "how"), group, "walk"): 6, (("c", "how"), group, "bus"): 6},
+                             topics={(("c", "idea"), "transport"): 6})
     digest = build_digest(VIEW, current, None, {"c": definition}, start=START, end=END, generated_at=END,
-                          quotes=[Quote(hostile, "transport")])
+                          quotes=[("transport", hostile)])
     rendered = render(digest)
     for html in (rendered.html_email, rendered.html_file):
         assert "<script" not in html and "<img src=x" not in html and "<b>Comment" not in html
@@ -172,3 +173,15 @@ def test_changes_compare_shares_with_the_previous_period() -> None:
     assert changes == {"walk": 25.0, "bike": 0.0, "bus": -25.0}
     assert digest.previous_participants == 20
     assert "+25 pts" in render(digest).text and "−25 pts" in render(digest).text
+
+
+def test_quotes_one_per_topic_only_topics_enough_people_wrote_about() -> None:
+    candidates = [("transport", "plus de bus [name]"), ("transport", "le tram"), ("parks", "un parc"),
+                  ("safety", "de la lumière"), ("sport", "un city"), ("housing", "moins cher"),
+                  ("culture", "une salle"), ("night", "le soir")]
+    topics: dict[str | None, int] = {"transport": 30, "parks": 4, "safety": 9, "sport": 12, "housing": 5,
+                                     "culture": 7, "night": 6, None: 50}
+    quotes = choose_quotes(candidates, topics, 5)
+    assert quotes == (Quote("plus de bus [name]", "transport"), Quote("un city", "sport"),
+                      Quote("de la lumière", "safety"), Quote("une salle", "culture"),
+                      Quote("le soir", "night"))

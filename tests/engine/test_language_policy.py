@@ -9,10 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.engine.language import (
+    NO_EVIDENCE,
     Language,
     LanguageDecision,
+    LanguageTurn,
     Reason,
     choose_language,
+    follow_language,
     supported_language,
 )
 
@@ -329,3 +332,72 @@ def test_any_text_and_any_detector_answer_give_a_coherent_decision(
         assert decision.language is not None
     if decision.switched:
         assert in_force is not None and decision.language not in (None, in_force)
+
+
+# -- across a conversation ---------------------------------------------------------------------
+
+
+def replay(messages: list[str], interface: str, detector: FixedDetector | None = None,
+           ) -> list[LanguageTurn]:
+    """Each message's turn, carrying the language, the evidence and the offer as the bot does."""
+    current: str | None = None
+    evidence = NO_EVIDENCE
+    asked = False
+    turns = []
+    for text in messages:
+        turn = follow_language(current, interface, text, evidence, detector or unsure(), asked=asked)
+        turns.append(turn)
+        current = turn.decision.language or current
+        evidence = turn.evidence
+        asked = asked or turn.ask
+    return turns
+
+
+def test_a_run_of_short_french_messages_switches_after_the_second() -> None:
+    turns = replay(["ok", "16", "jsp", "👍", "oui", "c bien"], "en")
+    assert [t.decision.language for t in turns] == ["en", "en", "fr", "fr", "fr", "fr"]
+    assert turns[2].decision == LanguageDecision("fr", switched=True,
+                                                 reason=Reason.CONVERSATION_LANGUAGE)
+    assert not any(t.ask for t in turns)
+
+
+def test_once_the_person_has_written_one_short_word_alone_does_not_switch() -> None:
+    turns = replay(["the bus is always late", "ouais"], "en")
+    assert [t.decision.language for t in turns] == ["en", "en"]
+
+
+def test_each_short_message_counts_less_as_others_follow() -> None:
+    turns = replay(["jsp", "16", "nah", "yeah"], "fr")
+    assert [t.evidence for t in turns] == [(2.0, 0.0), (2.0, 0.0), (1.6, 2.0), (1.28, 3.6)]
+
+
+def test_mixed_messages_offer_the_choice_once() -> None:
+    turns = replay(["hello", "merci", "thanks", "merci", "thanks", "merci"], "fr")
+    assert turns[0].decision.language == "en"
+    assert [t.ask for t in turns] == [False, True, False, False, False, False]
+    assert turns[1].decision == LanguageDecision("en", switched=False,
+                                                 reason=Reason.MIXED_EVIDENCE)
+
+
+def test_one_clear_message_after_one_stray_word_switches_without_asking() -> None:
+    turns = replay(["yes", "franchement y a rien a faire ici le soir"], "en")
+    assert turns[1].decision.language == "fr" and not turns[1].ask
+
+
+NEUTRAL = st.sampled_from(["ok", "Ok", "👍", "😂", "lol", "3", "16", "5/5", "...", "?", "haha",
+                           "Bruno", "Lyon", "Part-Dieu", "xD", "ok ok", "NDG", ""])
+
+
+@no_deadline
+@given(
+    before=st.lists(st.sampled_from(FRENCH_WORDS + ENGLISH_WORDS + ["ok", "16"]), max_size=6),
+    neutral=st.lists(NEUTRAL, min_size=1, max_size=6),
+    interface=st.sampled_from(["fr", "en"]),
+    detector=st.sampled_from([unsure(), says_french(), says_english()]),
+)
+def test_neutral_one_word_messages_never_switch(
+    before: list[str], neutral: list[str], interface: str, detector: FixedDetector
+) -> None:
+    turns = replay(before + neutral, interface, detector)
+    for turn in turns[len(before):]:
+        assert not turn.decision.switched and not turn.ask

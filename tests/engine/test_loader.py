@@ -34,19 +34,19 @@ def test_a_dozen_seeded_mistakes_get_a_dozen_precise_messages() -> None:
     expected = [
         (3, "id", "'Broken Survey' is not a valid id"),
         (4, "version", "expected a whole number from 1"),
-        (6, "title.en", "missing English translation"),
+        (6, "title › en", "missing English translation"),
         (13, "colour", "unknown field"),
-        (15, "questions[0].options.walk.next", "go-to 'nowhere' names no question"),
-        (23, "questions[0].options[1].id", "duplicate option id 'bus' (first at line 21)"),
-        (26, "questions[0].options[2].label.en", "missing English translation"),
-        (30, "questions[1].id", "duplicate question id 'transport' (first at line 15)"),
-        (34, "questions[2].type", "unknown type 'slider'"),
-        (39, "questions[3].options", "a choice question needs a non-empty list of options"),
-        (40, "questions[4].next", "points back to an earlier question or itself, which would loop"),
-        (48, "questions[5].options[0].id", "is 68 bytes, over Telegram's 64"),
-        (50, "questions[6].show_if.question", "depends on 'later', which is not asked before it"),
-        (56, "questions[7].min", "min 10 is above max 1"),
-        (60, "questions[7].text.en", "message of 4146 characters is over Telegram's 4096"),
+        (15, "question 1 › option 'walk' › next", "go-to 'nowhere' names no question"),
+        (23, "question 1 › option 2 › id", "duplicate option id 'bus' (first at line 21)"),
+        (26, "question 1 › option 3 › label › en", "missing English translation"),
+        (30, "question 2 › id", "duplicate question id 'transport' (first at line 15)"),
+        (34, "question 3 › type", "unknown type 'slider'"),
+        (39, "question 4 › options", "a choice question needs a non-empty list of options"),
+        (40, "question 5 › next", "points back to an earlier question or itself, which would loop"),
+        (48, "question 6 › option 1 › id", "is 68 bytes, over Telegram's 64"),
+        (50, "question 7 › show_if › question", "depends on 'later', which is not asked before it"),
+        (56, "question 8 › min", "min 10 is above max 1"),
+        (60, "question 8 › text › en", "message of 4146 characters is over Telegram's 4096"),
     ]
     assert len(found) == len(expected), "\n".join(map(str, found))
     for (line, field, message), (want_line, want_field, want_text) in zip(found, expected, strict=True):
@@ -58,7 +58,7 @@ def test_a_dozen_seeded_mistakes_get_a_dozen_precise_messages() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("schema: 1\nid: [unclosed\n", 3, "invalid YAML"),
+        ("schema: 1\nid: [unclosed\n", 2, "[ ... ] that starts here is not closed"),
         ("- just\n- a list\n", 1, "expected a mapping, got a list"),
         ("", 1, "expected a mapping, got nothing"),
         ("schema: 1\nid: x\nid: y\n", 3, "duplicate key"),
@@ -112,15 +112,15 @@ def required_survey(intro_fr: str, intro_en: str, why: str) -> str:
 def test_a_required_question_says_why() -> None:
     with pytest.raises(SurveyError) as caught:
         load_survey(required_survey("Deux minutes.", "Two minutes.", ""), "required.yml")
-    assert [(p.line, p.field) for p in caught.value.problems] == [(10, "questions[0].required")]
+    assert [(p.line, p.field) for p in caught.value.problems] == [(10, "question 1 › required")]
     assert "needs `why`" in caught.value.problems[0].message
     survey = load_survey(required_survey("Deux minutes.", "Two minutes.", WHY), "required.yml")
     assert survey.questions[0].why is not None
 
 
 @pytest.mark.parametrize(("intro_fr", "intro_en", "field"), [
-    ("Tu peux passer une question quand tu veux.", "Two minutes.", "intro.fr"),
-    ("Deux minutes.", "You can skip any question.", "intro.en"),
+    ("Tu peux passer une question quand tu veux.", "Two minutes.", "intro › fr"),
+    ("Deux minutes.", "You can skip any question.", "intro › en"),
 ])
 def test_the_intro_does_not_promise_a_skip_the_campaign_denies(intro_fr: str, intro_en: str,
                                                                field: str) -> None:

@@ -104,6 +104,14 @@ def test_lookup_file_is_rasa_nlu_yaml_and_rewritten_only_on_change(tmp_path: Pat
     assert "- Mermoz" in out.read_text(encoding="utf-8")
 
 
+def test_lookup_lists_the_nicknames_with_their_spellings() -> None:
+    config = {"cities": [{"neighbourhoods": [
+        {"name": {"fr": "Guillotière", "en": "Guillotière"}, "aliases": ["la Guill", "la Guillotière"]},
+    ]}]}
+    assert neighbourhood_names(config) == [
+        "Guillotière", "Guillotiere", "la Guill", "la Guillotière", "la Guillotiere"]
+
+
 def test_lookup_from_the_project_config_covers_every_city() -> None:
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     names = neighbourhood_names(config)
@@ -125,6 +133,14 @@ def test_lookup_from_the_project_config_covers_every_city() -> None:
         (
             {"cities": [{"neighbourhoods": [{"name": {"fr": "Vaise", "en": ""}}]}]},
             "cities[0].neighbourhoods[0].name.en must be a one-line, non-empty string",
+        ),
+        (
+            {"cities": [{"neighbourhoods": [{"name": {"fr": "V", "en": "V"}, "aliases": "la V"}]}]},
+            "cities[0].neighbourhoods[0].aliases must be a list of one-line, non-empty strings",
+        ),
+        (
+            {"cities": [{"neighbourhoods": [{"name": {"fr": "V", "en": "V"}, "aliases": [" "]}]}]},
+            "cities[0].neighbourhoods[0].aliases must be a list of one-line, non-empty strings",
         ),
     ],
 )

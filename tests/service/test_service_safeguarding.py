@@ -4,13 +4,14 @@ survives outages, retention, erasure of everything about the person."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from bot.alerts import AlertDispatcher, Unreachable
 from bot.app import App, build_app
 from bot.channels.collecting import CollectingChannel
+from bot.channels.spool import Spool
+from bot.channels.telegram import TelegramChannel
 from bot.mail import Mailer
 from bot.staff import Staff, UnknownAlertError
 from storage import safeguarding as alerts_repo
@@ -81,14 +84,14 @@ def dispatcher(app: App, mailer: Mailer | None = None) -> AlertDispatcher:
 
 def test_a_disclosure_raises_a_pseudonymous_alert_and_is_no_answer(app: App) -> None:
     channel = CollectingChannel(app.service, name="telegram")
-    onboard(channel, "4242")
-    turn = channel.say("4242", "i just dont want to be here anymore, call me on 06 12 34 56 78", "en")
+    onboard(channel, "100020001")
+    turn = channel.say("100020001", "i just dont want to be here anymore, call me on 06 12 34 56 78", "en")
     assert "3114" in turn.outbound[0].text
     assert not turn.answers
     with app.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
         assert (alert.category, alert.city, alert.status) == ("self_harm", "lyon", "open")
-        assert alert.ref.startswith("SG-") and "4242" not in alert.ref
+        assert alert.ref.startswith("SG-") and "100020001" not in alert.ref
         assert alert.scrubbed.endswith("call me on [phone]")
         deliveries = session.scalars(select(SafeguardingDelivery)).all()
         assert sorted((d.kind, d.address) for d in deliveries) == [
@@ -98,8 +101,8 @@ def test_a_disclosure_raises_a_pseudonymous_alert_and_is_no_answer(app: App) -> 
 
 async def test_alerts_wait_while_the_staff_chat_is_down_then_arrive(app: App, clock: Clock) -> None:
     channel = CollectingChannel(app.service, name="telegram")
-    onboard(channel, "77")
-    channel.say("77", "mon beau-père me tape quand il boit", "fr")
+    onboard(channel, "100010001")
+    channel.say("100010001", "mon beau-père me tape quand il boit", "fr")
     chats = Chats()
     chats.down = True
     sender = dispatcher(app)
@@ -113,7 +116,7 @@ async def test_alerts_wait_while_the_staff_chat_is_down_then_arrive(app: App, cl
     [(address, text)] = chats.sent
     assert address == STAFF_CHAT
     assert "abuse_at_home" in text and "Lyon" in text and "mon beau-père me tape" in text
-    assert "77" not in text.replace(STAFF_CHAT, "")
+    assert "100010001" not in text.replace(STAFF_CHAT, "")
     with app.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
         actions = [s.action for s in alerts_repo.steps(session, alert.id)]
@@ -267,3 +270,47 @@ def test_the_decline_path_keeps_nothing_and_cools_the_chat_down(db_url: str, tmp
         assert "Do you agree" in channel.press("1414", "Brussels", "en").outbound[-1].text
     finally:
         app.close()
+
+
+async def test_logs_carry_no_message_text(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    channel = CollectingChannel(app.service, name="telegram")
+    onboard(channel, "2024")
+    channel.say("2024", "my stepdad hits me when he drinks", "en")
+    chats = Chats()
+    chats.down = True
+    await dispatcher(app).round(chats)
+    app.service.purge()
+    assert caplog.records and "stepdad" not in caplog.text and "drinks" not in caplog.text
+
+
+async def test_an_alert_outlives_being_turned_away_for_age(app: App) -> None:
+    channel = CollectingChannel(app.service, name="telegram")
+    channel.say("100030001", "my dad hits me", "en")
+    channel.say("100030001", "/start", "en")
+    channel.press("100030001", "Under 13", "en")
+    with app.sessions() as session:
+        assert session.scalars(select(Answer)).all() == []
+        alert = session.scalars(select(SafeguardingAlert)).one()
+    staff = Staff(app.sessions, app.context.community, app.context.catalog, app.service.clock)
+    staff.reply(alert.ref, "amina", "We are here.")
+    chats = Chats()
+    await dispatcher(app).round(chats)
+    assert tuple({address for address, _ in chats.sent} - {STAFF_CHAT}) == ("100030001", )
+
+
+async def test_the_running_bot_purges_in_its_hourly_round(app: App, clock: Clock, tmp_path: Path) -> None:
+    channel = CollectingChannel(app.service, name="telegram")
+    onboard(channel, "100040001")
+    channel.say("100040001", "i want to die, text me on 06 12 34 56 78", "en")
+    spool = Spool(tmp_path / "spool")
+    failed = tmp_path / "spool" / "00000000000000000009.failed"
+    failed.write_text('{"text": "kept for an operator"}', encoding="utf-8")
+    os.utime(failed, (1_000, 1_000))
+    clock.now += timedelta(days=91)
+    telegram = TelegramChannel(app.service, app.context.catalog, spool=spool, alerts=app.alerts)
+    await telegram.tidy(cast(Any, None))
+    with app.sessions() as session:
+        alert = session.scalars(select(SafeguardingAlert)).one()
+    assert alert.message is None and alert.scrubbed == "i want to die, text me on [phone]"
+    assert not failed.exists()

@@ -196,6 +196,23 @@ def test_pending_answers_are_queued_oldest_first_until_tagged(
     assert (tagged.topic, tagged.topic_confidence, tagged.understanding_pending) == ("cycling", 0.91, False)
 
 
+def test_places_and_lines_named_in_an_answer_are_kept_and_added_on_backfill(
+    sessions: sessionmaker[Session], participant_id: str, now: datetime
+) -> None:
+    with sessions.begin() as session:
+        save_answer(session, answer(participant_id, "q1", now, text="la C3 à la Guill",
+                                    mentions=(("transport_line", "C3"), ("neighbourhood", "Guill"))))
+        later = save_answer(session, answer(participant_id, "q2", now, text="le T1 jamais là",
+                                            understanding_pending=True))
+        save_answer(session, answer(participant_id, "q3", now, text="rien"))
+    with sessions.begin() as session:
+        assert set_answer_topic(session, later, "transport", 0.9, (("transport_line", "T1"),))
+    with sessions.begin() as session:
+        kept = {a.question_id: a.mentions for a in answers_for(session, participant_id)}
+    assert kept == {"q1": [["transport_line", "C3"], ["neighbourhood", "Guill"]],
+                    "q2": [["transport_line", "T1"]], "q3": None}
+
+
 def test_two_workers_never_take_the_same_pending_answers(
     sessions: sessionmaker[Session], participant_id: str, now: datetime, background: ThreadPoolExecutor
 ) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import reports
+from storage.models import SafeguardingAlert
 from storage.records import AnswerIn
 from storage.repositories import (
     get_or_create_participant,
@@ -119,3 +120,23 @@ def test_the_newest_definition_of_each_campaign_is_read(sessions: sessionmaker[S
         upsert_campaign(session, "parks", 1, {"version": 1}, "h3", now)
         assert reports.campaign_definitions(session, ["my-city", "unknown"]) == {"my-city": {"version": 2}}
         assert reports.campaign_definitions(session, []) == {}
+
+
+def test_quotes_come_from_scrubbed_text_only_and_never_from_someone_who_disclosed_harm(
+        sessions: sessionmaker[Session], now: datetime) -> None:
+    with sessions.begin() as session:
+        people = [person(session, str(n), now) for n in range(6)]
+        for n, participant_id in enumerate(people):
+            give(session, participant_id, "change_first", now + timedelta(minutes=n),
+                 text=f"appelle-moi au 06 12 34 56 7{n}, plus de bus", topic="transport",
+                 scrubbed_text=f"appelle-moi au [phone], plus de bus numéro {n}")
+        give(session, people[0], "other_idea", now, text="un parc", topic="parks", scrubbed_text="un parc")
+        give(session, people[1], "third", now, text="ok", topic="parks", scrubbed_text="ok")
+        session.add(SafeguardingAlert(ref="A1", participant_id=people[5], category="abuse",
+                                      categories=["abuse"], message=None, scrubbed="[redacted]",
+                                      city=LYON, language="fr", status="open", created_at=now))
+    with sessions.begin() as session:
+        candidates = reports.quote_candidates(session, LYON, now - timedelta(days=1), now + timedelta(days=1))
+    assert candidates == [("transport", "appelle-moi au [phone], plus de bus numéro 4"),
+                          ("transport", "appelle-moi au [phone], plus de bus numéro 3"),
+                          ("transport", "appelle-moi au [phone], plus de bus numéro 2")]

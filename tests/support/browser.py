@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +26,18 @@ def headless_chromium(width: int = 760, height: int = 1200) -> Iterator[webdrive
         raise BrowserUnavailableError("chromium and chromium-driver are needed: make system-deps")
     options = Options()
     options.binary_location = str(CHROMIUM)
+    # An empty profile each time, and nothing that would reach out to the network by itself.
+    profile = tempfile.TemporaryDirectory(prefix="youthvoice-chromium-")
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-extensions", "--disable-sync",
-                 "--no-first-run", "--mute-audio", "--hide-scrollbars", f"--window-size={width},{height}"):
+                 "--disable-quic", "--disable-background-networking", "--disable-component-update",
+                 "--disable-extensions", "--disable-sync", "--no-first-run", "--mute-audio",
+                 "--hide-scrollbars", f"--user-data-dir={profile.name}", f"--window-size={width},{height}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:
-        yield driver
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
     finally:
-        driver.quit()
+        profile.cleanup()

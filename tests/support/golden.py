@@ -138,6 +138,8 @@ def _answer(answer: AnswerRecord) -> dict[str, Any]:
         value["topic"] = f"{answer.topic} ({answer.topic_confidence:.2f})"
     if answer.understanding_pending:
         value["pending_understanding"] = True
+    if answer.mentions:
+        value["mentions"] = [f"{entity}={text}" for entity, text in answer.mentions]
     value["language"] = answer.language
     return value
 

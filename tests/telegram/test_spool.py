@@ -1,3 +1,4 @@
+import os
 import tempfile
 from pathlib import Path
 
@@ -98,3 +99,14 @@ def test_replay_order_is_update_order_whatever_the_order_written(ids: list[int])
         for update_id in ids:
             spool.keep([kept(update_id, update_id % 3)])
         assert [k.update_id for k in Spool(Path(folder)).stalled()] == sorted(ids)
+
+
+def test_set_aside_updates_go_after_the_retention_period(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    old = tmp_path / "00000000000000000001.failed"
+    recent = tmp_path / "00000000000000000002.unreadable"
+    for path in (old, recent):
+        path.write_text('{"text": "a message"}', encoding="utf-8")
+    os.utime(old, (1_000, 1_000))
+    assert spool.forget_set_aside(before=2_000) == 1
+    assert not old.exists() and recent.exists()

@@ -72,8 +72,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def site(tmp_path: Path, clock: Clock) -> Iterator[Site]:
-    app = build_app(ROOT / "config.yml", f"sqlite:///{tmp_path / 'console.db'}", clock=clock)
+def config_path() -> Path:
+    return ROOT / "config.yml"
+
+
+@pytest.fixture
+def site(tmp_path: Path, clock: Clock, config_path: Path) -> Iterator[Site]:
+    app = build_app(config_path, f"sqlite:///{tmp_path / 'console.db'}", clock=clock)
     settings = WebSettings(secret_key=SECRET, base_url="https://console.example")
     yield Site(app, build_console(app, settings, clock), clock)
     app.close()

@@ -113,7 +113,7 @@ def test_a_password_link_works_once_and_signs_in(site: Site) -> None:
     assert weak.status_code == 400 and "au moins 12 caractères" in weak.text
     done = client.post(path, data={"password": PASSWORD, "again": PASSWORD, "csrf": csrf_of(form.text)})
     assert done.status_code == 303
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow_redirects=True).status_code == 200
     assert site.client().get(path).status_code == 404
     sign_in(site.client(), "cy@example.org")
 

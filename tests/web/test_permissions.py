@@ -29,8 +29,27 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/check"): {"partner"},
     ("POST", "/campaigns/preview"): {"partner"},
+    ("GET", "/campaigns/preview"): {"partner"},
+    ("GET", "/campaigns"): {"partner"},
+    ("POST", "/campaigns/publish"): {"partner"},
+    ("GET", "/campaigns/{campaign_id}"): {"partner"},
+    ("POST", "/campaigns/{campaign_id}/send"): {"partner"},
+    ("POST", "/campaigns/{campaign_id}/close"): {"partner"},
+    ("GET", "/campaigns/{campaign_id}/export.{kind}"): {"partner"},
+    ("GET", "/alerts"): {"safeguarding"},
+    ("GET", "/alerts/{ref}"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/reply"): {"safeguarding"},
+    ("POST", "/alerts/{ref}/close"): {"safeguarding"},
+    ("GET", "/results"): {PUBLIC},
+    ("GET", "/results/{city_id}"): {PUBLIC},
+    ("GET", "/council"): {"council"},
+    ("GET", "/council/digests/{delivery_id:int}"): {"council"},
+    ("GET", "/council/digests/{delivery_id:int}/content"): {"council"},
+    ("GET", "/council/results/{campaign_id}"): {"council"},
 }
-SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1"}
+SAMPLE = {"{token}": "no-such-token", "{user_id:int}": "1", "{ref}": "SG-NONE",
+          "{delivery_id:int}": "1", "{campaign_id}": "my-city",
+          "{kind}": "csv"}
 
 
 def routes(site: Site) -> list[tuple[str, str]]:

@@ -1,0 +1,123 @@
+"""What partners read about their campaign: progress counts and the answers for export.
+
+Counts are grouped in SQL (one GROUP BY per table, on SQLite and PostgreSQL alike); only the
+groups come back to Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from storage.invitations import Audience, _eligible
+from storage.models import Answer, AnswerOption, Invitation, Participant, Participation, SurveyCompletion
+
+Group = tuple[str | None, str | None]  # (city, age band)
+
+METRICS = ("targeted", "invited", "delivered", "failed", "started", "completed", "not_now",
+           "stopped", "reminded")
+
+
+def progress_by_group(session: Session, campaign_id: str, audiences: list[Audience],
+                      channel: str) -> dict[Group, Counter[str]]:
+    groups: dict[Group, Counter[str]] = {}
+
+    def add(city: str | None, band: str | None, metric: str, count: int) -> None:
+        if count:
+            groups.setdefault((city, band), Counter())[metric] += int(count)
+
+    is_invitation = Invitation.kind == "invitation"
+    # Targeted: everyone the campaign is for today, and those invited who stopped since.
+    rows = session.execute(
+        select(Participant.city, Participant.age_band,
+               func.sum(case((is_invitation & Participant.stopped_at.is_not(None), 1), else_=0)),
+               func.sum(case((is_invitation & Invitation.status.in_(("sending", "sent")), 1), else_=0)),
+               func.sum(case((is_invitation & (Invitation.status == "sent"), 1), else_=0)),
+               func.sum(case((Invitation.status == "failed", 1), else_=0)),
+               func.sum(case((is_invitation & (Invitation.response == "not_now"), 1), else_=0)),
+               func.sum(case((is_invitation & ((Invitation.status == "blocked")
+                                               | Participant.stopped_at.is_not(None)), 1), else_=0)),
+               func.sum(case(((Invitation.kind == "reminder") & (Invitation.status == "sent"), 1),
+                             else_=0)))
+        .select_from(Invitation)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .where(Invitation.campaign_id == campaign_id)
+        .group_by(Participant.city, Participant.age_band)).all()
+    for city, band, targeted, invited, delivered, failed, not_now, stopped, reminded in rows:
+        for metric, count in (("targeted", targeted), ("invited", invited), ("delivered", delivered),
+                              ("failed", failed), ("not_now", not_now), ("stopped", stopped),
+                              ("reminded", reminded)):
+            add(city, band, metric, count or 0)
+    for audience in audiences:
+        reachable = session.execute(
+            select(Participant.city, Participant.age_band, func.count())
+            .where(*_eligible(campaign_id, audience, channel, not_started=False))  # type: ignore[arg-type]
+            .group_by(Participant.city, Participant.age_band)).all()
+        for city, band, count in reachable:
+            add(city, band, "targeted", count)
+    for metric, table in (("started", Participation), ("completed", SurveyCompletion)):
+        rows = session.execute(
+            select(Participant.city, Participant.age_band, func.count())
+            .select_from(table)
+            .join(Participant, Participant.id == table.participant_id)
+            .where(table.campaign_id == campaign_id)
+            .group_by(Participant.city, Participant.age_band)).all()
+        for city, band, count in rows:
+            add(city, band, metric, count)
+    return groups
+
+
+def pseudonym(campaign_id: str, participant_id: str) -> str:
+    """Stable within one campaign's exports, unlinkable across campaigns."""
+    return hashlib.sha256(f"{campaign_id}:{participant_id}".encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    participant: str
+    campaign_version: int
+    age_band: str | None
+    city: str | None
+    neighbourhood: str | None
+    language: str
+    question_id: str
+    option_ids: tuple[str, ...]
+    number: float | None
+    # Free text with personal details replaced ([phone], [name]...): the raw text never leaves.
+    scrubbed_text: str | None
+    # Whether the answer had free text at all (a raw text past retention may be gone).
+    has_text: bool
+    skipped: bool
+    answered_at: datetime
+
+
+def answers_of(session: Session, campaign_id: str) -> Iterator[AnswerRow]:
+    """Every answer of the campaign, participant by participant; never a chat id or a name.
+
+    The age band, city and neighbourhood are those the participant had when answering.
+    """
+    options: dict[int, list[str]] = {}
+    for answer_id, option_id in session.execute(
+            select(AnswerOption.answer_id, AnswerOption.option_id)
+            .join(Answer, Answer.id == AnswerOption.answer_id)
+            .where(Answer.campaign_id == campaign_id)
+            .order_by(AnswerOption.answer_id, AnswerOption.position)):
+        options.setdefault(answer_id, []).append(option_id)
+    rows = session.execute(
+        select(Answer.id, Answer.participant_id, Answer.campaign_version, Answer.age_band, Answer.city,
+               Answer.neighbourhood, Answer.language, Answer.question_id, Answer.number,
+               Answer.scrubbed_text, Answer.text.is_not(None) | Answer.scrubbed_text.is_not(None),
+               Answer.skipped, Answer.answered_at)
+        .where(Answer.campaign_id == campaign_id)
+        .order_by(Answer.participant_id, Answer.answered_at, Answer.id))
+    for (answer_id, participant_id, version, band, city, place, language, question, number, text,
+         has_text, skipped, answered_at) in rows:
+        yield AnswerRow(pseudonym(campaign_id, participant_id), version, band, city, place, language,
+                        question, tuple(options.get(answer_id, ())), number, text, bool(has_text),
+                        skipped, answered_at)

@@ -1,0 +1,140 @@
+"""A partner publishes, follows, sends, closes and exports a campaign in the console; another
+partner sees none of it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from bot.broadcast import Broadcaster, Planner, Sent
+from bot.campaigns import LiveCatalogue
+from bot.engine.messages import Outbound
+from bot.rate_budget import Limits, RateBudget
+from storage.models import Invitation
+from tests.support.deployment import campaign_text, seed_participants
+from tests.web.conftest import ROOT, Site, csrf_of, sign_in
+
+HOSTILE_TITLE = "{fr: \"Ton <b>quartier</b>\", en: \"Your <script>x()</script> area\"}"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    """config.yml as shipped, with a second partner in Montréal."""
+    text = (ROOT / "config.yml").read_text(encoding="utf-8")
+    text = text.replace("partners:\n", "partners:\n  - id: centre-mtl\n    name: Centre des jeunes de "
+                                       "Montréal\n    cities: [montreal]\n", 1)
+    path = tmp_path / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "surveys").mkdir()
+    (tmp_path / "surveys" / "my-city.yml").write_text(
+        (ROOT / "surveys" / "my-city.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def publish(client: TestClient, text: str) -> str:
+    token = csrf_of(client.get("/campaigns/check").text)
+    checked = client.post("/campaigns/check", data={"csrf": token}, files={"file": ("c.yml", text.encode())})
+    assert "Publish" in checked.text, checked.text
+    response = client.post("/campaigns/publish", data={"csrf": token, "source": text})
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+def figure(page: str, name: str) -> str:
+    found = re.search(rf'<div class="figure"><strong>(.*?)</strong>{name}</div>', page)
+    assert found, name
+    return found.group(1)
+
+
+def broadcast(site: Site, campaign_id: str) -> None:
+    async def sent(_address: str, _message: Outbound) -> Sent:
+        return Sent.SENT
+
+    async def run() -> None:
+        app = site.app
+        # A catalogue that sees the campaign just published (the app's reloads every 20 s).
+        planner = Planner(app.sessions, app.config, LiveCatalogue(app.sessions, app.config, every=0),
+                          app.service.clock)
+        budget = RateBudget(app.sessions, "test", Limits(per_second=1000))
+        sender = Broadcaster(planner, app.service.catalog, budget, sent, mark_stopped=lambda _: None)
+        while await sender.round(campaign_id):
+            pass
+        await budget.aclose()
+
+    asyncio.run(run())
+
+
+def test_publish_follow_send_close_and_export(site: Site, signed_in: dict[str, TestClient]) -> None:
+    seed_participants(site.app.sessions, 12, city="lyon")
+    partner = signed_in["partner"]
+    location = publish(partner, campaign_text("quartier"))
+    assert location == "/campaigns/quartier?done=published"
+    page = partner.get(location).text
+    assert "Your neighbourhood" in page and "Published." in page
+    assert figure(page, "in the target") == "12" and figure(page, "invited") == "0"
+    assert "quartier" in partner.get("/campaigns").text
+
+    sent = partner.post("/campaigns/quartier/send", data={"csrf": csrf_of(page)})
+    assert sent.headers["location"] == "/campaigns/quartier?done=sent"
+    waiting = partner.get("/campaigns/quartier").text
+    assert "12 invitations waiting to be sent" in waiting and 'http-equiv="refresh"' in waiting
+    broadcast(site, "quartier")
+    after = partner.get("/campaigns/quartier").text
+    assert figure(after, "invited") == "12" and figure(after, "delivered") == "12"
+    assert "waiting to be sent" not in after
+
+    export = partner.get("/campaigns/quartier/export.xlsx")
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="quartier-answers.xlsx"'
+    book = load_workbook(io.BytesIO(export.content))
+    assert book.sheetnames == ["answers", "notes"]
+    csv = partner.get("/campaigns/quartier/export.csv")
+    assert csv.text.lstrip("\ufeff").startswith("participant")
+    assert "700000" not in csv.text
+
+    closed = partner.post("/campaigns/quartier/close", data={"csrf": csrf_of(after)})
+    assert closed.headers["location"] == "/campaigns/quartier?done=closed"
+    final = partner.get("/campaigns/quartier").text
+    assert "Send the invitations now" not in final and "closed" in final
+    audit = signed_in["admin"].get("/admin/audit").text
+    for action in ("campaign_published", "campaign_sent", "campaign_exported", "campaign_closed"):
+        assert action in audit
+
+
+def test_a_small_group_is_never_shown_exactly(site: Site, signed_in: dict[str, TestClient]) -> None:
+    seed_participants(site.app.sessions, 3, city="lyon")
+    page = signed_in["partner"].get(publish(signed_in["partner"], campaign_text("quartier"))).text
+    assert "&lt; 5" in figure(page, "in the target")
+    assert not re.search(r'<td class="num">[1-4]</td>', page)
+
+
+def test_another_partner_sees_nothing_of_it(site: Site, signed_in: dict[str, TestClient]) -> None:
+    publish(signed_in["partner"], campaign_text("quartier"))
+    site.account("mtl@centre.example", "partner", partner="centre-mtl")
+    other = site.client()
+    sign_in(other, "mtl@centre.example")
+    assert "quartier" not in other.get("/campaigns").text
+    token = csrf_of(other.get("/campaigns").text)
+    assert other.get("/campaigns/quartier").status_code == 404
+    assert other.get("/campaigns/quartier/export.csv").status_code == 404
+    assert other.post("/campaigns/quartier/close", data={"csrf": token}).status_code == 404
+    assert other.post("/campaigns/quartier/send", data={"csrf": token}).status_code == 404
+    refused = other.post("/campaigns/publish", data={"csrf": token, "source": campaign_text("autre")})
+    assert refused.status_code == 400 and "may publish for montreal only" in refused.text
+    with site.app.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_campaign_texts_are_escaped_on_every_page(site: Site, signed_in: dict[str, TestClient]) -> None:
+    text = re.sub(r"title: .*", f"title: {HOSTILE_TITLE}", campaign_text("quartier"), count=1)
+    partner = signed_in["partner"]
+    location = publish(partner, text)
+    for page in (partner.get(location).text, partner.get("/campaigns").text):
+        assert "<script>x()</script>" not in page and "<b>quartier</b>" not in page

@@ -1,0 +1,206 @@
+"""A partner's campaigns: the list with their live state, one campaign's status (the figures of
+`youthvoice campaign status`, small groups hidden), publishing a checked file, sending the
+invitations, closing, and the export. Each action calls what the command line calls."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.broadcast import Planner, Progress
+from bot.campaign_export import rows_for, write_csv, write_xlsx
+from bot.campaigns import Catalogue, PublishError, publish
+from bot.channels.telegram import CHANNEL
+from bot.engine.loader import SurveyError, load_survey
+from bot.engine.survey import Survey
+from storage import campaign_reports as reports
+from storage import campaign_store as store
+from storage import invitations as queue
+from storage.campaign_reports import METRICS, Group
+from storage.invitations import Audience
+from web.i18n import N_
+from web.pages import NotFound, Page, page
+from web.partner import partner_cities
+
+METRIC_NAMES = {
+    "targeted": N_("in the target"), "invited": N_("invited"), "delivered": N_("delivered"),
+    "failed": N_("failed"), "started": N_("started"), "completed": N_("completed"),
+    "not_now": N_("not now"), "stopped": N_("stopped"), "reminded": N_("reminded"),
+}
+STATE_NAMES = {
+    "closed": N_("closed"), "scheduled": N_("scheduled"), "ended": N_("ended"), "open": N_("open"),
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    counts: Counter[str]
+
+
+@dataclass(frozen=True)
+class Status:
+    survey: Survey
+    run: store.RunInfo
+    state: str
+    total: Counter[str]
+    by_city: tuple[Line, ...]
+    by_band: tuple[Line, ...]
+    waiting: int
+
+
+def _catalogue(current: Page) -> Catalogue:
+    catalogue = current.console.catalogue.current()
+    return catalogue
+
+
+def state_of(current: Page, catalogue: Catalogue, run: store.RunInfo, survey: Survey) -> str:
+    if run.closed_at is not None:
+        return "closed"
+    window = catalogue.windows.get(run.campaign_id)
+    cities = survey.audience.cities or tuple(c.id for c in current.config.cities)
+    if window is not None and not any(window.has_opened(c, current.now) for c in cities):
+        return "scheduled"
+    if window is not None and all(window.has_closed(c, current.now) for c in cities):
+        return "ended"
+    return "open"
+
+
+def _own(current: Page, campaign_id: str) -> tuple[Catalogue, store.RunInfo, Survey]:
+    """The partner's own campaign; another partner's is as good as missing."""
+    assert current.user is not None
+    catalogue = _catalogue(current)
+    run = catalogue.runs.get(campaign_id)
+    survey = catalogue.versions.get((campaign_id, run.version)) if run else None
+    if run is None or survey is None or run.partner_id != current.user.partner_id:
+        raise NotFound
+    return catalogue, run, survey
+
+
+def _audiences(survey: Survey) -> list[Audience]:
+    audience = survey.audience
+    return [Audience(city, audience.neighbourhoods, audience.age_bands, audience.languages)
+            for city in audience.cities]
+
+
+def _lines(groups: dict[Group, Counter[str]], index: int, names: dict[str, str]) -> tuple[Line, ...]:
+    merged: dict[str, Counter[str]] = {}
+    for group, counts in groups.items():
+        merged.setdefault(names.get(group[index] or "", group[index] or "—"), Counter()).update(counts)
+    return tuple(Line(label, counts) for label, counts in sorted(merged.items()))
+
+
+@page("partner")
+def campaign_list(current: Page) -> Response:
+    assert current.user is not None
+    catalogue = _catalogue(current)
+    rows = []
+    for run in catalogue.runs.values():
+        survey = catalogue.versions.get((run.campaign_id, run.version))
+        if survey is None or run.partner_id != current.user.partner_id:
+            continue
+        groups = reports.progress_by_group(current.db, run.campaign_id, [], CHANNEL)
+        total: Counter[str] = Counter()
+        for counts in groups.values():
+            total.update(counts)
+        rows.append((run, survey, state_of(current, catalogue, run, survey), total))
+    return current.render("campaigns.html", rows=rows, states=STATE_NAMES,
+                          k=current.config.reporting.min_group_size)
+
+
+def status_of(current: Page, campaign_id: str) -> Status:
+    catalogue, run, survey = _own(current, campaign_id)
+    audiences = _audiences(survey) if run.broadcast and run.closed_at is None else []
+    groups = reports.progress_by_group(current.db, run.campaign_id, audiences, CHANNEL)
+    total: Counter[str] = Counter()
+    for counts in groups.values():
+        total.update(counts)
+    cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
+    # In the page's transaction: SQLite would make a second one wait for this one.
+    progress = Progress(queue.counts(current.db, run.campaign_id),
+                        queue.next_due(current.db, run.campaign_id))
+    return Status(survey, run, state_of(current, catalogue, run, survey), total,
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), progress.waiting)
+
+
+@page("partner")
+def campaign_status(current: Page) -> Response:
+    status = status_of(current, current.request.path_params["campaign_id"])
+    notice = current.request.query_params.get("done")
+    return current.render("campaign_status.html", report=status, metrics=METRICS, names=METRIC_NAMES,
+                          states=STATE_NAMES, k=current.config.reporting.min_group_size, notice=notice,
+                          problem=None)
+
+
+@page("partner")
+def publish_file(current: Page) -> Response:
+    assert current.user is not None
+    partner_cities(current)
+    source = current.field("source").replace("\r\n", "\n")
+    try:
+        survey = load_survey(source, "campaign.yml", current.config.community())
+        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
+                            current.now)
+    except SurveyError:
+        return current.redirect("/campaigns/check")
+    except PublishError as exc:
+        current.finish_transaction(commit=False)
+        return current.render("campaign_check.html", status=400, checked=None, problem=str(exc))
+    current.audit("campaign_published", survey.id, version=published.version)
+    return current.redirect(f"/campaigns/{survey.id}?done=published")
+
+
+@page("partner")
+def send(current: Page) -> Response:
+    _, run, _survey = _own(current, current.request.path_params["campaign_id"])
+    if run.closed_at is not None or not run.broadcast:
+        return current.redirect(f"/campaigns/{run.campaign_id}")
+    current.finish_transaction(commit=True)
+    console = current.console
+    added = Planner(console.sessions, current.config, console.catalogue, console.clock).plan(run.campaign_id)
+    current.audit("campaign_sent", run.campaign_id, queued=added)
+    return current.redirect(f"/campaigns/{run.campaign_id}?done=sent")
+
+
+@page("partner")
+def close(current: Page) -> Response:
+    _, run, _survey = _own(current, current.request.path_params["campaign_id"])
+    if store.close_run(current.db, run.campaign_id, current.now):
+        current.audit("campaign_closed", run.campaign_id)
+    return current.redirect(f"/campaigns/{run.campaign_id}?done=closed")
+
+
+@page("partner")
+def export(current: Page) -> Response:
+    catalogue, run, _survey = _own(current, current.request.path_params["campaign_id"])
+    kind = current.request.path_params["kind"]
+    if kind not in {"csv", "notes.csv", "xlsx"}:
+        raise NotFound
+    versions = {v: s for (c, v), s in catalogue.versions.items() if c == run.campaign_id}
+    rows = rows_for(reports.answers_of(current.db, run.campaign_id), versions, current.language)
+    k = current.config.reporting.min_group_size
+    with tempfile.TemporaryDirectory(prefix="youthvoice-export-") as folder:
+        target = Path(folder) / f"{run.campaign_id}-answers.{'xlsx' if kind == 'xlsx' else 'csv'}"
+        written = (write_xlsx if kind == "xlsx" else write_csv)(target, rows, k)
+        chosen = written[1] if kind == "notes.csv" else written[0]
+        body = chosen.read_bytes()
+        name = chosen.name
+    current.audit("campaign_exported", run.campaign_id, format=kind)
+    return Response(body, media_type=XLSX if kind == "xlsx" else "text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+ROUTES = [
+    Route("/campaigns", campaign_list, methods=["GET"]),
+    Route("/campaigns/publish", publish_file, methods=["POST"]),
+    Route("/campaigns/{campaign_id}", campaign_status, methods=["GET"]),
+    Route("/campaigns/{campaign_id}/send", send, methods=["POST"]),
+    Route("/campaigns/{campaign_id}/close", close, methods=["POST"]),
+    Route("/campaigns/{campaign_id}/export.{kind}", export, methods=["GET"]),
+]

@@ -1,0 +1,94 @@
+"""A council officer's pages: the digests the council received, each readable as it was sent, and the
+results of each campaign of its city with small cells suppressed as in the digests."""
+
+from __future__ import annotations
+
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from bot.config import CouncilConfig
+from digests.delivery import _html_with_images as html_with_images
+from storage import digest_store
+from storage.models import DigestDelivery
+from web.pages import Forbidden, NotFound, Page, page
+from web.results import city_results
+
+# The digest is an email: inline styles are how it survives mail clients. Still no script, nothing
+# from elsewhere, and only this console may frame it.
+DIGEST_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                 "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+# Channels whose stored content is the email itself.
+EMAIL_CHANNELS = ("email", "outbox")
+
+
+def _council(current: Page) -> CouncilConfig:
+    assert current.user is not None
+    council = next((c for c in current.config.councils if c.id == current.user.council_id), None)
+    if council is None:
+        raise Forbidden
+    return council
+
+
+def _digests(current: Page, council: CouncilConfig) -> list[DigestDelivery]:
+    """One delivery per period, the email one when there is one (it can be shown as it was sent)."""
+    chosen: dict[tuple[object, object], DigestDelivery] = {}
+    for delivery in digest_store.deliveries(current.db, council.id):
+        key = (delivery.period_start, delivery.period_end)
+        if key not in chosen or (delivery.channel in EMAIL_CHANNELS
+                                 and chosen[key].channel not in EMAIL_CHANNELS):
+            chosen[key] = delivery
+    return sorted(chosen.values(), key=lambda d: d.period_start, reverse=True)
+
+
+@page("council")
+def overview(current: Page) -> Response:
+    council = _council(current)
+    results = city_results(current.db, current.config, council.city, current.language, current.now)
+    return current.render("council.html", council=council, digests=_digests(current, council),
+                          results=results)
+
+
+def _delivery(current: Page, council: CouncilConfig) -> DigestDelivery:
+    wanted = current.request.path_params["delivery_id"]
+    found = next((d for d in _digests(current, council) if d.id == wanted), None)
+    if found is None:
+        raise NotFound
+    return found
+
+
+@page("council")
+def digest(current: Page) -> Response:
+    council = _council(current)
+    return current.render("council_digest.html", council=council, delivery=_delivery(current, council))
+
+
+@page("council")
+def digest_content(current: Page) -> Response:
+    council = _council(current)
+    delivery = _delivery(current, council)
+    if delivery.channel not in EMAIL_CHANNELS:
+        raise NotFound
+    response = HTMLResponse(html_with_images(delivery.content))
+    response.headers["content-security-policy"] = DIGEST_POLICY
+    response.headers["x-frame-options"] = "SAMEORIGIN"
+    return response
+
+
+@page("council")
+def campaign_results(current: Page) -> Response:
+    council = _council(current)
+    campaign_id = current.request.path_params["campaign_id"]
+    results = city_results(current.db, current.config, council.city, current.language, current.now,
+                           [campaign_id])
+    if not results.campaigns:
+        raise NotFound
+    return current.render("council_results.html", council=council, results=results,
+                          campaign=results.campaigns[0])
+
+
+ROUTES = [
+    Route("/council", overview, methods=["GET"]),
+    Route("/council/digests/{delivery_id:int}", digest, methods=["GET"]),
+    Route("/council/digests/{delivery_id:int}/content", digest_content, methods=["GET"]),
+    Route("/council/results/{campaign_id}", campaign_results, methods=["GET"]),
+]
