@@ -18,7 +18,9 @@ NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
 def context() -> Context:
     config = load_config(ROOT / "config.yml")
-    return Context(config.community(), read_campaigns(config.campaigns, ROOT), GettextCatalog())
+    community = config.community()
+    campaigns = tuple(survey for survey, _ in read_campaigns(config.campaigns, ROOT, community))
+    return Context(community, campaigns, GettextCatalog())
 
 
 def in_survey() -> ConversationState:
