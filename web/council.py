@@ -8,8 +8,10 @@ from starlette.routing import Route
 
 from bot.config import CouncilConfig
 from digests.delivery import _html_with_images as html_with_images
-from storage import digest_store
+from digests.render import TELEGRAM_LIMIT as REPLY_LIMIT
+from storage import campaign_store, council_replies, digest_store
 from storage.models import DigestDelivery
+from web.i18n import N_
 from web.pages import Forbidden, NotFound, Page, page
 from web.results import city_results
 
@@ -74,16 +76,50 @@ def digest_content(current: Page) -> Response:
     return response
 
 
-@page("council")
-def campaign_results(current: Page) -> Response:
+def _results_page(current: Page, status: int = 200, problem: str | None = None,
+                  drafts: tuple[str, str] = ("", "")) -> Response:
     council = _council(current)
     campaign_id = current.request.path_params["campaign_id"]
     results = city_results(current.db, current.config, council.city, current.language, current.now,
                            [campaign_id])
     if not results.campaigns:
         raise NotFound
-    return current.render("council_results.html", council=council, results=results,
-                          campaign=results.campaigns[0])
+    reply = council_replies.reply_for(current.db, campaign_id, council.city)
+    answered = reply if reply is not None and reply.council_id == council.id else None
+    return current.render("council_results.html", status=status, council=council, results=results,
+                          campaign=results.campaigns[0], reply=answered, problem=problem,
+                          drafts=drafts, limit=REPLY_LIMIT,
+                          notice=current.request.query_params.get("done"))
+
+
+@page("council")
+def campaign_results(current: Page) -> Response:
+    return _results_page(current)
+
+
+@page("council")
+def answer(current: Page) -> Response:
+    """The council's answer to the young people who took part: once per campaign, through the
+    broadcaster, as `youthvoice council reply` sends it."""
+    assert current.user is not None
+    council = _council(current)
+    campaign_id = current.request.path_params["campaign_id"]
+    texts = (current.field("fr"), current.field("en"))
+    if not all(texts):
+        return _results_page(current, 400, N_("Write the answer in French and in English."), texts)
+    if any(len(text) > REPLY_LIMIT for text in texts):
+        return _results_page(current, 400, N_("An answer must fit in one Telegram message."), texts)
+    version = campaign_store.highest_version(current.db, campaign_id)
+    if version is None:
+        raise NotFound
+    if council_replies.record_reply(current.db, council.id, campaign_id, council.city, texts[0], texts[1],
+                                    current.now) is None:
+        return _results_page(current, 409, N_("The council already answered about this campaign: young "
+                                              "people get one answer per campaign."), texts)
+    queued = council_replies.queue_reply(current.db, campaign_id, version, council.city, "telegram",
+                                         current.now, current.now)
+    current.audit("council_replied", campaign_id, council=council.id, queued=queued)
+    return current.redirect(f"/council/results/{campaign_id}?done={queued}")
 
 
 ROUTES = [
@@ -91,4 +127,5 @@ ROUTES = [
     Route("/council/digests/{delivery_id:int}", digest, methods=["GET"]),
     Route("/council/digests/{delivery_id:int}/content", digest_content, methods=["GET"]),
     Route("/council/results/{campaign_id}", campaign_results, methods=["GET"]),
+    Route("/council/results/{campaign_id}/answer", answer, methods=["POST"]),
 ]

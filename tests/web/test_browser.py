@@ -179,6 +179,10 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         browser.get(f"{base}/council/results/my-city")
         assert browser.find_elements(By.CSS_SELECTOR, "table.bars svg rect")
         shot("council-results-fr")
+        fill(browser, "fr", "Merci ! Nous ouvrons une ligne de bus de nuit en mars.")
+        fill(browser, "en", "Thank you! A night bus line opens in March.")
+        submit(browser, "form[action$='/answer'] button")
+        assert "La mairie a répondu le" in browser.page_source
         switch_language(browser)
         assert "Every answer so far from Lyon" in browser.page_source
         shot("council-results-en")

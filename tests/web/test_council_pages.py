@@ -13,7 +13,7 @@ from bot.app import digest_service
 from bot.campaigns import read_survey
 from digests.example import HOSTILE, generate, store
 from digests.periods import Period
-from storage import digest_store
+from storage import council_replies, digest_store
 from tests.web.conftest import ROOT, Site, sign_in
 from web.council import DIGEST_POLICY
 from web.results import city_results
@@ -83,3 +83,27 @@ def test_a_council_sees_only_its_own_city(site: Site, tmp_path: Path) -> None:
     sign_in(client, "mtl@example.org")
     overview = client.get("/council").text
     assert "Montreal" in overview and "Lyon" not in overview
+
+
+def test_the_council_answers_the_young_people_once(site: Site, signed_in: dict[str, TestClient],
+                                                   tmp_path: Path) -> None:
+    seed(site, tmp_path)
+    council = signed_in["council"]
+    page = council.get("/council/results/my-city").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    empty = council.post("/council/results/my-city/answer", data={"csrf": token, "fr": "Merci !", "en": ""})
+    assert empty.status_code == 400 and "in French and in English" in empty.text and "Merci !" in empty.text
+    sent = council.post("/council/results/my-city/answer", data={
+        "csrf": token, "fr": "Merci ! Une ligne de bus de nuit <b>ouvre</b> en mars.",
+        "en": "Thank you! A night bus line opens in March."})
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/council/results/my-city?done=")
+    shown = council.get(sent.headers["location"]).text
+    assert "Une ligne de bus de nuit &lt;b&gt;ouvre&lt;/b&gt; en mars." in shown
+    assert "Send the answer" not in shown
+    again = council.post("/council/results/my-city/answer",
+                         data={"csrf": token, "fr": "Encore", "en": "Again"})
+    assert again.status_code == 409
+    with site.app.sessions() as session:
+        reply = council_replies.reply_for(session, "my-city", "lyon")
+    assert reply is not None and reply.text_en == "Thank you! A night bus line opens in March."
+    assert "council_replied" in signed_in["admin"].get("/admin/audit").text
