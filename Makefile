@@ -56,6 +56,8 @@ system-deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@command -v openssl >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -67,6 +69,7 @@ test: install system-deps lint
 bench: install
 	$(BIN)/python benchmarks/turn.py
 	$(BIN)/python benchmarks/digest.py
+	$(BIN)/python benchmarks/web.py
 	$(BIN)/python benchmarks/telegram_bot.py
 	$(BIN)/python -m benchmarks.language
 	$(BIN)/python benchmarks/matching.py

@@ -12,6 +12,11 @@ should not. Each is judged by bot.engine.commands.command_in_text twice: outside
 on an open question (where a long message is an answer). Prints how many of the other messages
 triggered a command (target: at most 1 in 200), how many command messages acted, and stop and
 delete on their own.
+
+Protection: the disclosures of benchmarks/data/safeguarding (both parts) and their benign
+look-alikes, read the way the engine reads a free text: the safeguarding detector first, then
+the command rule. Prints how many would be answered with stop or delete (target: no disclosure),
+and how many the command rule alone would have sent there.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from pathlib import Path
 
 from benchmarks.language import CHAT_CONVERSATIONS
 from bot.engine.commands import DESTRUCTIVE_COMMANDS, INTENT_COMMANDS, command_in_text
+from bot.engine.safeguarding import Lexicon
 from bot.engine.understanding import Understanding
+from bot.lexicon import load_lexicon
 from nlu.cli import server_url
 from nlu.client import SyncNluClient
 from nlu.evaluation import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
+SAFEGUARDING = ROOT / "benchmarks" / "data" / "safeguarding"
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,25 @@ def messages() -> list[Message]:
         rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         found.extend(Message(row["message"], None) for row in rows)
     return found
+
+
+def protection_set() -> dict[str, list[str]]:
+    """Disclosures and benign look-alikes (texts), from every part of the safeguarding sets."""
+    found: dict[str, list[str]] = {"disclosures": [], "look-alikes": []}
+    for kind, prefix in (("disclosures", "disclosures_"), ("look-alikes", "benign_")):
+        for path in sorted(SAFEGUARDING.glob(f"{prefix}*.tsv")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    found[kind].append(line.split("\t")[-1])
+    return found
+
+
+def engine_command(text: str, understanding: Understanding | None, lexicon: Lexicon,
+                   *, open_question: bool) -> str | None:
+    """What the engine does with a free text, as far as commands go: a disclosure is never one."""
+    if lexicon.detect(text) is not None:
+        return None
+    return command_in_text(text, understanding, open_question=open_question)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +116,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                         != message.command:
                     print(f"    missed: {message.text!r} ({message.command}; "
                           f"NLU: {_read(understanding)})")
+    lexicon = load_lexicon()
+    print()
+    print("Protection: stop or delete on disclosures and look-alikes (outside a question / open question)")
+    with server_url(args) as url, SyncNluClient(url, timeout=args.timeout, cooldown=0.0) as client:
+        for kind, texts in protection_set().items():
+            understood = [(text, client.parse(text)) for text in texts]
+            counts = []
+            for rule in ("engine", "rule alone"):
+                for open_question in (False, True):
+                    sent = [
+                        text for text, u in understood
+                        if (engine_command(text, u, lexicon, open_question=open_question)
+                            if rule == "engine"
+                            else command_in_text(text, u, open_question=open_question))
+                        in DESTRUCTIVE_COMMANDS
+                    ]
+                    counts.append(len(sent))
+                    if args.errors and sent:
+                        print(f"    {kind}, {rule}, open question {open_question}: {sent}")
+                    if kind == "disclosures" and rule == "engine":
+                        failures += len(sent)
+            print(f"  {kind:<12} {len(texts):>4}: engine {counts[0]} / {counts[1]}; "
+                  f"the command rule alone {counts[2]} / {counts[3]}")
     return 1 if failures else 0
 
 

@@ -12,6 +12,12 @@ For comparison, the same turns against minimal python-telegram-bot bots that do 
 - "echo": one call per press (answer the callback), default networking: the cheapest bot possible.
 
     .venv/bin/python benchmarks/telegram_bot.py [--turns 200] [--batches 5] [--bots youthvoice,minimal]
+
+Under Telegram's flood limit (the emulator answers 429 above 30 calls a second to chats):
+
+    .venv/bin/python benchmarks/telegram_bot.py --measure limit     # turns/s one token sustains
+    .venv/bin/python benchmarks/telegram_bot.py --measure latency   # p95 reply, 50 and 200 users, 5 s think
+    .venv/bin/python benchmarks/telegram_bot.py --measure kills --kills 100   # updates lost to kill -9
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -32,15 +39,19 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.telegram import (  # noqa: E402
     SECRET,
+    ApiCall,
     BotMessage,
     EmulatedBot,
     TelegramUser,
     free_port,
     start_emulator,
 )
+from tests.telegram.botprocess import BotProcess  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-VARIANTS = ("youthvoice", "minimal", "minimal-httpx", "echo")
+# youthvoice-unmerged: two calls per button answer even while replies queue (--merge-replies never).
+VARIANTS = ("youthvoice", "youthvoice-unmerged", "minimal", "minimal-httpx", "echo")
+MINIMAL = VARIANTS[2:]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -64,20 +75,20 @@ async def onboard(user: TelegramUser, pause: float, variant: str) -> BotMessage:
     # The echo bot only ever shows its first question.
     for label in ("18-20", "Yes, I agree", "Lyon", "Vaise") if variant != "echo" else ():
         await user.press_button(message, label)
-        message = await newest_with_buttons(user, message.message_id, pause)
+        message = await newest_with_buttons_or_edit(user, message, pause)
     return message
 
 
 async def ride(user: TelegramUser, question: BotMessage, turns: int, times: list[float],
-               pause: float, variant: str) -> BotMessage:
-    for i in range(turns):
+               pause: float, variant: str, first: int = 0) -> BotMessage:
+    for i in range(first, first + turns):
         label = "On foot" if i % 2 == 0 else "⬅ Back"
         started = time.perf_counter()
         pressed = await user.press_button(question, label)
         if variant == "echo":
             await user.wait_for_callback_answer(pressed, timeout=60)
         else:
-            question = await newest_with_buttons(user, question.message_id, pause)
+            question = await newest_with_buttons_or_edit(user, question, pause)
         times.append(time.perf_counter() - started)
     return question
 
@@ -123,9 +134,11 @@ async def run_mode(mode: str, users_count: int, turns: int, batches: int,
 def start_bot(bot: EmulatedBot, mode: str, database: str, variant: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": bot.token, "TELEGRAM_API_URL": bot.url,
            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database, "PTB_TIMEDELTA": "true"}
-    minimal = variant != "youthvoice"
+    minimal = variant in MINIMAL
     command = ([sys.executable, __file__, "--serve-minimal", variant] if minimal else
-               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu"])
+               [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu",
+                "--spool", tempfile.mkdtemp(), "--merge-replies",
+                "never" if variant == "youthvoice-unmerged" else "busy"])
     if mode == "webhook":
         port = free_port()
         command += (["--webhook", "--port", str(port)] if minimal else
@@ -175,13 +188,175 @@ def serve_minimal(variant: str, mode: str, port: int | None) -> None:
         app.run_polling()
 
 
+LIMIT = 30.0
+
+
+def keyboard_calls_after(calls: list[ApiCall], chat_id: int, moment: float) -> float | None:
+    """When the bot showed the next question (a call with buttons) in this chat after ``moment``."""
+    for call in calls:
+        markup = str(call.params.get("reply_markup") or "")
+        if call.at > moment and str(call.params.get("chat_id")) == str(chat_id) \
+                and "inline_keyboard" in markup:
+            return float(call.at)
+    return None
+
+
+async def run_limit(variant: str, users_count: int, seconds: float) -> dict[str, float]:
+    """Users pressing as fast as replies come, the emulator enforcing 30 calls/s: turns per second."""
+    emulator = start_emulator()
+    folder = tempfile.mkdtemp()
+    async with emulator.bot() as bot:
+        await bot.limit_rate(LIMIT)
+        process = start_bot(bot, "polling", f"sqlite:///{folder}/bench.db", variant)
+        try:
+            await asyncio.sleep(3)
+            users = [bot.user(first_name=f"U{i}", language_code="en") for i in range(users_count)]
+            pause = 0.01 * users_count
+            questions = await asyncio.gather(*(onboard(u, pause, variant) for u in users))
+            done: list[float] = []
+            stop = time.perf_counter() + seconds
+
+            async def keep_riding(user: TelegramUser, question: BotMessage) -> None:
+                turn = 0
+                while time.perf_counter() < stop:
+                    question = await ride(user, question, 1, [], pause, variant, turn)
+                    done.append(time.perf_counter())
+                    turn += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(keep_riding(u, q) for u, q in zip(users, questions, strict=True)))
+            refused = await bot.refused_by_limit()
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=20)
+            emulator.stop()
+    steady = [t for t in done if t > started + seconds / 3]
+    return {"turns_per_s": len(steady) / (max(steady) - (started + seconds / 3)) if steady else 0.0,
+            "refused": float(refused)}
+
+
+async def run_latency(variant: str, users_count: int, think: float, seconds: float) -> dict[str, float]:
+    """Each user thinks ``think`` s before every answer; reply time from the emulator's call log."""
+    emulator = start_emulator()
+    folder = tempfile.mkdtemp()
+    rng = random.Random(8)
+    async with emulator.bot() as bot:
+        await bot.limit_rate(LIMIT)
+        process = start_bot(bot, "polling", f"sqlite:///{folder}/bench.db", variant)
+        actions: list[tuple[int, float]] = []
+        try:
+            await asyncio.sleep(3)
+            stop = time.time() + seconds
+
+            async def journey(user: TelegramUser) -> None:
+                await asyncio.sleep(rng.uniform(0, think * 2))
+                actions.append((user.chat_id, time.time()))
+                await user.send_command("start")
+                question = await newest_with_buttons(user, 0, 0.5)
+                labels = ["18-20", "Yes, I agree", "Lyon", "Vaise"]
+                turn = 0
+                while time.time() < stop:
+                    await asyncio.sleep(think * rng.uniform(0.8, 1.2))
+                    label = labels[turn] if turn < len(labels) else ("On foot" if turn % 2 else "⬅ Back")
+                    actions.append((user.chat_id, time.time()))
+                    await user.press_button(question, label)
+                    question = await newest_with_buttons_or_edit(user, question, 0.5)
+                    turn += 1
+
+            users = [bot.user(first_name=f"U{i}", language_code="en") for i in range(users_count)]
+            await asyncio.gather(*(journey(u) for u in users))
+            calls = await bot.calls()
+            refused = await bot.refused_by_limit()
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=20)
+            emulator.stop()
+    warm = min(t for _, t in actions) + think * 3
+    replies = [shown - moment for chat, moment in actions if moment > warm
+               for shown in [keyboard_calls_after(calls, chat, moment)] if shown is not None]
+    replies.sort()
+    return {"p50": statistics.median(replies), "p95": replies[int(len(replies) * 0.95) - 1],
+            "turns": float(len(replies)), "refused": float(refused)}
+
+
+async def newest_with_buttons_or_edit(user: TelegramUser, pressed: BotMessage, pause: float) -> BotMessage:
+    """The next question: a new message with buttons, or the pressed one edited into it."""
+    while True:
+        messages = await user.messages()
+        fresh = [m for m in messages if m.message_id > pressed.message_id and m.buttons]
+        if fresh:
+            return fresh[-1]
+        again = next((m for m in messages if m.message_id == pressed.message_id), None)
+        if again is not None and len(again.versions) > len(pressed.versions) and again.buttons:
+            return again
+        await asyncio.sleep(pause)
+
+
+async def run_kills(kills: int, database: str | None) -> dict[str, float]:
+    """Rounds of the kill loop (tests/telegram/test_kill_loop.py) until ``kills`` kill -9s."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from storage.db import normalise_url
+    from storage.models import Answer, ChannelIdentity
+    from tests.telegram import test_kill_loop as loop
+
+    emulator = start_emulator()
+    lost = killed = personas_total = unfinished = 0
+    longest = 0.0
+    try:
+        while killed < kills:
+            folder = Path(tempfile.mkdtemp())
+            url = database or f"sqlite:///{folder}/bench.db"
+            if database is not None:
+                from tests.support.postgres import reset_schema
+                reset_schema(database)
+            async with emulator.bot() as bot:
+                process = BotProcess(bot, url, folder)
+                personas = [loop.Persona(bot.user(first_name=f"P{i}", language_code="en"))
+                            for i in range(loop.USERS)]
+                busy: list[int] = []
+                process.start()
+                try:
+                    killer = asyncio.create_task(loop.kill_now_and_then(process, personas, bot, busy))
+                    results = await asyncio.gather(*(p.run() for p in personas), return_exceptions=True)
+                    await killer
+                finally:
+                    process.stop()
+                killed += len(process.kills)
+                personas_total += len(personas)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                unfinished += len(failures)
+                if failures:
+                    print(f"  a person got stuck: {failures[0]!r}"[:2000], flush=True)
+                waits = [done - max(asked, process.last_start_before(done))
+                         for p in personas for asked, done in p.waits]
+                longest = max([longest, *waits])
+                engine = create_engine(normalise_url(url))
+                with Session(engine) as session:
+                    stored = len(session.execute(select(Answer.id).join(
+                        ChannelIdentity, ChannelIdentity.participant_id == Answer.participant_id)).all())
+                engine.dispose()
+                lost += loop.USERS * len(loop.ANSWERS) - stored
+            print(f"  ... {killed} kills so far, {lost} answers lost, {unfinished} people stuck", flush=True)
+    finally:
+        emulator.stop()
+    return {"kills": float(killed), "lost": float(lost), "stuck": float(unfinished),
+            "people": float(personas_total), "longest_wait": longest}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=200, help="turns per batch")
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--bots", default=",".join(VARIANTS),
                         help=f"which bots to measure, comma-separated (default: {','.join(VARIANTS)})")
-    parser.add_argument("--serve-minimal", choices=VARIANTS[1:], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=("cpu", "limit", "latency", "kills"), default="cpu")
+    parser.add_argument("--users", default=None, help="comma-separated user counts (limit, latency)")
+    parser.add_argument("--seconds", type=float, default=90.0, help="length of a limit/latency run")
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--database", default=None, help="kills: a PostgreSQL URL (default SQLite)")
+    parser.add_argument("--serve-minimal", choices=MINIMAL, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--webhook", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,6 +367,28 @@ def main() -> int:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown bots: {', '.join(sorted(unknown))}")
+    if args.measure == "kills":
+        r = asyncio.run(run_kills(args.kills, args.database))
+        print(f"kill -9 x{int(r['kills'])}: {int(r['lost'])} answers lost, {int(r['stuck'])} of "
+              f"{int(r['people'])} people stuck, longest reply wait after a restart "
+              f"{r['longest_wait']:.1f} s")
+        return 0
+    if args.measure == "limit":
+        print(f"Users pressing as fast as replies come; the emulator answers 429 above {LIMIT:.0f} calls/s")
+        for variant in variants:
+            for users in [int(u) for u in (args.users or "60").split(",")]:
+                r = asyncio.run(run_limit(variant, users, args.seconds))
+                print(f"{variant:<14}{users:>6} users {r['turns_per_s']:>7.1f} turns/s "
+                      f"{int(r['refused']):>6} x 429")
+        return 0
+    if args.measure == "latency":
+        print(f"Reply time (press -> next question shown), 5 s think time, limit {LIMIT:.0f} calls/s")
+        for variant in variants:
+            for users in [int(u) for u in (args.users or "50,200").split(",")]:
+                r = asyncio.run(run_latency(variant, users, 5.0, args.seconds))
+                print(f"{variant:<14}{users:>6} users  p50 {r['p50']:>6.2f} s  p95 {r['p95']:>6.2f} s "
+                      f"({int(r['turns'])} turns, {int(r['refused'])} x 429)")
+        return 0
     print(f"{args.batches} batches of ~{args.turns} button turns; bot CPU per turn is the median of "
           "the batches' (bot process CPU / turns)")
     print(f"{'bot':<14}{'mode':<9}{'users':>6}{'bot CPU/turn':>14}{'turns/s':>9}{'round trip':>12}"

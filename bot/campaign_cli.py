@@ -21,6 +21,7 @@ from bot.broadcast import Broadcaster, Planner, Progress, progress_of
 from bot.campaign_export import rows_for, write_csv, write_xlsx
 from bot.campaign_status import status_report
 from bot.campaigns import PublishError, publish, read_source
+from bot.channels.console import interface_language
 from bot.channels.telegram import CHANNEL
 from bot.channels.telegram_broadcast import send_invitation
 from bot.channels.telegram_http import AiohttpRequest
@@ -34,7 +35,7 @@ from storage.invitations import Audience, count_eligible
 
 
 class Refused(Exception):
-    """The command cannot do what was asked; nothing was changed."""
+    """The command cannot do what was asked; nothing was changed. Said in the partner's language."""
 
 
 def register(actions: Any) -> None:
@@ -42,6 +43,7 @@ def register(actions: Any) -> None:
         "publish", help="check a campaign file and publish it (a new version if it changed)")
     publish_cmd.add_argument("file", type=Path)
     publish_cmd.add_argument("--partner", required=True, help="your partner id in config.yml")
+    add_language(publish_cmd)
     publish_cmd.set_defaults(func=cmd_publish)
 
     list_cmd = actions.add_parser("list", help="every campaign: version, partner, state, progress")
@@ -71,6 +73,19 @@ def register(actions: Any) -> None:
     export_cmd.add_argument("--output", type=Path, default=None,
                             help="the file to write (default: <campaign>-answers.<format>)")
     export_cmd.set_defaults(func=cmd_export)
+
+
+def add_language(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--language", dest="messages", choices=["fr", "en"], default=None,
+                         help="language of the messages (default: the terminal's)")
+
+
+def partner_language(args: argparse.Namespace) -> str:
+    """The partner's choice, else the terminal's language when it is French, else English."""
+    chosen: str | None = getattr(args, "messages", None)
+    if chosen is not None:
+        return chosen
+    return "fr" if (interface_language() or "").startswith("fr") else "en"
 
 
 def _app(args: argparse.Namespace) -> App:
@@ -108,7 +123,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             survey = load_survey(source, str(args.file), app.config.community())
         except SurveyError as exc:
             for problem in exc.problems:
-                print(problem)
+                print(problem.in_(app.service.catalog, partner_language(args)))
             count = len(exc.problems)
             print(f"{args.file}: {count} problem{'s' if count > 1 else ''}: nothing was published")
             return 1
@@ -117,7 +132,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             with app.sessions.begin() as session:
                 published = publish(session, app.config, survey, source, args.partner, now)
         except PublishError as exc:
-            raise Refused(str(exc)) from exc
+            raise Refused(exc.in_(app.service.catalog, partner_language(args))) from exc
         with app.sessions() as session:
             targeted = sum(count_eligible(session, survey.id, _audience(survey, city), CHANNEL)
                            for city in survey.audience.cities)

@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import AppConfig, not_utf8
+from bot.config import AppConfig
 from bot.engine.campaigns import ANY_CITY, Window
 from bot.engine.community import Community
-from bot.engine.loader import Problem, SurveyError, load_survey
+from bot.engine.loader import Problem, SurveyError, load_survey, problem
 from bot.engine.survey import Survey
+from bot.engine.texts import N_, Catalog
 from bot.schedule import local_to_utc
 from storage import campaign_store as store
 
@@ -35,14 +36,19 @@ log = logging.getLogger(__name__)
 REFRESH_EVERY = 20.0
 
 
+NOT_UTF8 = N_("this line is not UTF-8 text (an accent saved in another encoding?): save the file as "
+              "UTF-8 (in most editors: Save as, Encoding: UTF-8)")
+
+
 def read_source(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SurveyError([Problem(str(path), 0, "(file)", f"cannot read: {exc.strerror}")]) from exc
+        raise SurveyError([problem(str(path), 0, "(file)", N_("cannot read: {reason}"),
+                                   reason=exc.strerror or "")]) from exc
     except UnicodeDecodeError as exc:
         line = exc.object[:exc.start].count(b"\n") + 1
-        raise SurveyError([Problem(str(path), line, "(file)", not_utf8(exc))]) from exc
+        raise SurveyError([problem(str(path), line, "(file)", NOT_UTF8)]) from exc
 
 
 def read_survey(path: Path, community: Community | None = None) -> Survey:
@@ -107,7 +113,16 @@ def seed_campaigns(session: Session, seeds: Iterable[tuple[Survey, str]], now: d
 
 
 class PublishError(Exception):
-    """A publish that must not happen; the message is one sentence for the partner."""
+    """A publish that must not happen; the message is one sentence for the partner, in English
+    (`in_` says it in their language)."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template.format(**values))
+        self.template = template
+        self.values = values
+
+    def in_(self, catalog: Catalog, language: str) -> str:
+        return catalog.gettext(language, self.template).format(**self.values)
 
 
 @dataclass(frozen=True)
@@ -123,36 +138,39 @@ def publish(session: Session, config: AppConfig, survey: Survey, source: str, pa
     partner = config.partner(partner_id)
     if partner is None:
         known = ", ".join(p.id for p in config.partners) or "none yet"
-        raise PublishError(f"There is no partner {partner_id!r} in config.yml (partners: {known}).")
+        raise PublishError(N_("There is no partner {partner} in config.yml (partners: {known})."),
+                           partner=repr(partner_id), known=known)
     cities = survey.audience.cities
     if not cities:
         raise PublishError(
-            f"This campaign targets no city: add a line like `cities: [{partner.cities[0]}]` "
-            "to say whose young people it is for.")
+            N_("This campaign targets no city: add a line like `cities: [{city}]` to say whose young "
+               "people it is for."), city=partner.cities[0])
     outside = [c for c in cities if c not in partner.cities]
     if outside:
         raise PublishError(
-            f"{partner.name} may publish for {', '.join(partner.cities)} only, and this campaign "
-            f"targets {', '.join(outside)}.")
+            N_("{partner} may publish for {cities} only, and this campaign targets {outside}."),
+            partner=partner.name, cities=", ".join(partner.cities), outside=", ".join(outside))
     closes = survey.schedule.closes
     if closes is not None:
         past = [c for c in cities if local_to_utc(closes, zone_of(config, c)) <= now]
         if past:
             raise PublishError(
-                f"The closing date {closes:%Y-%m-%d %H:%M} is already past in {', '.join(past)}: "
-                "choose a later date.")
+                N_("The closing date {date} is already past in {cities}: choose a later date."),
+                date=f"{closes:%Y-%m-%d %H:%M}", cities=", ".join(past))
     current = store.run(session, survey.id, lock=True)
     if current is not None:
         if current.partner_id is not None and current.partner_id != partner_id:
-            raise PublishError(f"The campaign {survey.id!r} belongs to another partner "
-                               f"({current.partner_id}): give yours another id.")
+            raise PublishError(N_("The campaign {campaign} belongs to another partner ({owner}): "
+                                  "give yours another id."),
+                               campaign=repr(survey.id), owner=current.partner_id)
         if current.closed_at is not None:
-            raise PublishError(f"The campaign {survey.id!r} was closed on {current.closed_at:%Y-%m-%d}: "
-                               "give a new campaign another id.")
+            raise PublishError(N_("The campaign {campaign} was closed on {date}: give a new campaign "
+                                  "another id."),
+                               campaign=repr(survey.id), date=f"{current.closed_at:%Y-%m-%d}")
         stored = store.stored_version(session, survey.id, current.version)
         if stored is not None and stored.source_hash == survey.source_hash:
-            raise PublishError(f"Nothing changed since version {current.version}: nothing was "
-                               "published.")
+            raise PublishError(N_("Nothing changed since version {version}: nothing was published."),
+                               version=current.version)
     version = max(survey.version, (store.highest_version(session, survey.id) or 0) + 1)
     store.store_version(session, survey.id, version, definition_of(dataclasses.replace(
         survey, version=version)), survey.source_hash, source, partner_id, now)

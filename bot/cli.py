@@ -17,11 +17,11 @@ from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
 from bot.channels.spool import Spool
-from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serve
 from bot.config import ConfigError, Secrets, load_config
 from bot.engine.loader import SurveyError
-from bot.i18n import CatalogMissingError
+from bot.i18n import CatalogMissingError, GettextCatalog
 from bot.staff import Staff, UnknownAlertError
 from bot.understanding import BACKFILL_BATCH, BackfillLoop, NluStarter, Understander, backfill
 from digests.example import write_example
@@ -116,12 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--spool", type=Path, default=Path("var/spool/telegram"),
                      help="where messages wait on disk while the database is down "
                           "(default: var/spool/telegram)")
+    run.add_argument("--merge-replies", choices=[m.value for m in Merge], default=Merge.BUSY.value,
+                     help="one Telegram call per button answer (the pressed question is edited into "
+                          "the answer and the next question) instead of two: never, always, or busy "
+                          "(while replies queue for Telegram's rate limit; the default)")
     run.set_defaults(func=cmd_run)
 
     campaign = commands.add_parser("campaign", help="work with survey campaign files")
     campaign_actions = campaign.add_subparsers(dest="campaign_command", required=True)
     check = campaign_actions.add_parser("check", help="validate campaign files, listing every problem")
     check.add_argument("files", nargs="+", type=Path)
+    campaign_cli.add_language(check)
     check.set_defaults(func=cmd_campaign_check)
     campaign_cli.register(campaign_actions)
 
@@ -233,7 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     digests = DigestLoop(digest_service(app, secrets))
     digests.start()
     try:
-        channel = TelegramChannel(app.service, app.context.catalog, spool=Spool(args.spool),
+        channel = TelegramChannel(app.service, app.context.catalog,
+                                  Delivery(merge=Merge(args.merge_replies)), spool=Spool(args.spool),
                                   alerts=app.alerts)
         # Every worker takes part in sending campaign invitations, under the token's one budget.
         planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
@@ -259,14 +265,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_campaign_check(args: argparse.Namespace) -> int:
     # With the configuration at hand, cities, neighbourhoods and age bands are checked too.
     community = load_config(args.config).community() if args.config.exists() else None
+    catalog = GettextCatalog()
     failed = 0
     for path in args.files:
         try:
             survey = read_survey(path, community)
         except SurveyError as exc:
             failed += 1
+            language = campaign_cli.partner_language(args)
             for problem in exc.problems:
-                print(problem)
+                print(problem.in_(catalog, language))
             count = len(exc.problems)
             print(f"{path}: {count} problem{'s' if count > 1 else ''}")
             continue

@@ -171,6 +171,9 @@ class WeeklyConfig(_Model):
 class DigestScheduleConfig(_Model):
     # None: no weekly digest.
     weekly: WeeklyConfig | None = WeeklyConfig()
+    # Also a digest when a campaign the city's young people answered closes, covering the time
+    # since the council's previous digest.
+    on_campaign_close: bool = True
 
 
 class CouncilConfig(_Model):

@@ -88,6 +88,10 @@ class RateBudget:
         self._ensure_dispatcher()
         await future
 
+    def backlog(self) -> int:
+        """How many sends wait in this worker for a slot."""
+        return sum(1 for _, _, future in self._waiting if not future.done())
+
     def penalise(self, retry_after: float) -> None:
         """Telegram answered 429: nothing goes out, from any worker, for ``retry_after`` seconds."""
         until = self.clock() + retry_after

@@ -25,6 +25,7 @@ from digests.model import (
 )
 from digests.suppression import Equation, suppress
 from digests.wording import say
+from digests.wording import topic as topic_label
 from storage.reports import CityAggregates, Group, QuestionKey
 
 AGE, PLACE = "age_band", "neighbourhood"
@@ -60,15 +61,15 @@ class _Question:
 
 
 def choose_quotes(candidates: Sequence[tuple[str, str]], topics: Mapping[str | None, int],
-                  k: int, limit: int = 5) -> tuple[Quote, ...]:
+                  k: int, language: str = "fr", limit: int = 5) -> tuple[Quote, ...]:
     """Up to ``limit`` quotes on different topics, most talked-about topics first; only topics at
     least ``k`` people wrote about, so a quote never stands for a small group."""
     first: dict[str, str] = {}
-    for topic, text in candidates:
-        first.setdefault(topic, text)
-    ranked = sorted((topic for topic in first if topics.get(topic, 0) >= k),
-                    key=lambda topic: (-topics.get(topic, 0), topic))
-    return tuple(Quote(first[topic], topic.replace("_", " ")) for topic in ranked[:limit])
+    for name, text in candidates:
+        first.setdefault(name, text)
+    ranked = sorted((name for name in first if topics.get(name, 0) >= k),
+                    key=lambda name: (-topics.get(name, 0), name))
+    return tuple(Quote(first[name], topic_label(language, name)) for name in ranked[:limit])
 
 
 def build_digest(council: CouncilView, current: CityAggregates, previous: CityAggregates | None,
@@ -100,7 +101,7 @@ def build_digest(council: CouncilView, current: CityAggregates, previous: CityAg
         language=council.language, start=start, end=end, generated_at=generated_at, min_cell_size=k,
         participants=participants, previous_participants=previous_count, answers=current.answers,
         campaigns=campaigns, participants_by=by_group, questions=tuple(summaries),
-        quotes=choose_quotes(quotes, _topic_totals(current), k), reply_reached=reached)
+        quotes=choose_quotes(quotes, _topic_totals(current), k, council.language), reply_reached=reached)
 
 
 def _topic_totals(data: CityAggregates) -> dict[str | None, int]:
@@ -203,7 +204,7 @@ def _counts(question: _Question, data: CityAggregates, council: CouncilView) -> 
         topics = {topic: count for (q, topic), count in data.topics.items() if q == key}
         ordered = sorted(topics, key=lambda t: (t is None, -topics[t], t or ""))
         rows = [(t if t is not None else NO_TOPIC,
-                 t.replace("_", " ") if t is not None else say(council.language, "no_topic"))
+                 topic_label(council.language, t) if t is not None else say(council.language, "no_topic"))
                 for t in ordered]
         per_row = {(t if t is not None else NO_TOPIC): topics[t] for t in ordered}
         return _Counts(rows, sum(per_row.values()), per_row, {}, {}, {})

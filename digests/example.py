@@ -30,8 +30,8 @@ TEXTS = {
                   "More buses at night, the last one is too early"),
     "safety": ("Mieux éclairer le passage sous le pont", "Better lighting in the underpass"),
     "green_spaces": ("Un parc avec des arbres près du collège", "A park with trees near the school"),
-    "youth_places": ("Un local pour se retrouver le week-end", "A place to hang out at the weekend"),
-    "sport": ("Un city stade ouvert le dimanche", "A sports pitch open on Sundays"),
+    "leisure": ("Un local pour se retrouver le week-end", "A place to hang out at the weekend"),
+    "jobs": ("Des petits boulots l'été dès 16 ans", "Summer jobs from the age of 16"),
     "housing": ("Des logements moins chers pour les jeunes", "Cheaper flats for young people"),
 }
 # Typed by a participant: must reach any digest as text, never as markup.

@@ -35,7 +35,7 @@ from digests.model import Digest
 from digests.periods import Period, weekly_period
 from digests.render import Rendered, email_message, render
 from digests.wording import say
-from storage import council_replies, digest_store, reports
+from storage import campaign_store, council_replies, digest_store, reports
 from storage.digest_store import QueuedDigest
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ LEASE = timedelta(minutes=10)
 # Waits between attempts when a server refuses or is down: never given up, never faster than this.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 ROUND_EVERY_S = 60.0
+# A campaign closed longer ago than this gets no digest of its own (e.g. a council added later).
+CLOSE_LOOKBACK = timedelta(days=14)
 
 
 class UnknownCouncilError(LookupError):
@@ -175,12 +177,36 @@ class DigestService:
         return bytes(message)
 
     def queue_due(self) -> int:
-        """Queue every council's weekly digest whose moment has come and that is not queued yet."""
+        """Queue every council's weekly digest whose moment has come and that is not queued yet, and
+        one for each campaign answered in its city that closed since."""
         count = 0
         for council in self.config.councils:
-            if council.schedule.weekly is None:
+            if council.schedule.weekly is not None:
+                count += bool(self.queue(council, self.default_period(council)))
+        return count + self.queue_closed_campaigns()
+
+    def queue_closed_campaigns(self) -> int:
+        """A digest per council and campaign closed in the last two weeks and answered in its city,
+        from the council's previous digest (at most a week back) to the moment it closed."""
+        now = self.clock()
+        with self.sessions() as session:
+            closed = [run for run in campaign_store.runs(session)
+                      if run.closed_at is not None and now - CLOSE_LOOKBACK <= run.closed_at <= now]
+        count = 0
+        for council in self.config.councils:
+            if not council.schedule.on_campaign_close:
                 continue
-            count += bool(self.queue(council, self.default_period(council)))
+            for run in closed:
+                assert run.closed_at is not None
+                with self.sessions() as session:
+                    if not reports.answered_in(session, run.campaign_id, council.city):
+                        continue
+                    previous = digest_store.last_period_end(session, council.id, run.closed_at)
+                week_before = run.closed_at - timedelta(days=7)
+                start = max(previous or week_before, week_before)
+                zone = self.zone(council)
+                period = Period(start.astimezone(zone), run.closed_at.astimezone(zone))
+                count += bool(self.queue(council, period))
         return count
 
     # Delivery

@@ -79,6 +79,27 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The NLU's topics of free text (nlu/data/*/topics.yml), as a council reads them.
+TOPICS: dict[str, tuple[str, str]] = {
+    "discrimination": ("discriminations", "discrimination"),
+    "education": ("école et études", "school and studies"),
+    "environment": ("environnement", "environment"),
+    "green_spaces": ("espaces verts", "green spaces"),
+    "health": ("santé", "health"),
+    "housing": ("logement", "housing"),
+    "jobs": ("emploi", "jobs"),
+    "leisure": ("loisirs et lieux pour les jeunes", "leisure and places for young people"),
+    "participation": ("participation citoyenne", "having a say"),
+    "safety": ("sécurité", "safety"),
+    "transport": ("transports", "transport"),
+}
+
+
+def topic(language: str, name: str) -> str:
+    french, english = TOPICS.get(name, (name.replace("_", " "),) * 2)
+    return english if language == "en" else french
+
+
 def say(language: str, key: str, **values: Any) -> str:
     french, english = WORDS[key]
     return (english if language == "en" else french).format(**values)

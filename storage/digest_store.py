@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import DigestDelivery
@@ -53,6 +53,13 @@ def digest_known(session: Session, council_id: str, start: datetime, end: dateti
                                         DigestDelivery.period_start == start,
                                         DigestDelivery.period_end == end).limit(1)
     ).first() is not None
+
+
+def last_period_end(session: Session, council_id: str, before: datetime) -> datetime | None:
+    """Where the council's latest digest ending before ``before`` stopped."""
+    return session.scalar(select(func.max(DigestDelivery.period_end))
+                          .where(DigestDelivery.council_id == council_id,
+                                 DigestDelivery.period_end < before))
 
 
 def claim_due_digests(session: Session, now: datetime, lease_until: datetime,

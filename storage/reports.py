@@ -166,6 +166,12 @@ def city_aggregates(session: Session, city: str, start: datetime, end: datetime)
     )
 
 
+def answered_in(session: Session, campaign_id: str, city: str) -> bool:
+    """Whether anyone answered this campaign from this city."""
+    return session.execute(select(Answer.id).where(Answer.campaign_id == campaign_id, Answer.city == city)
+                           .limit(1)).first() is not None
+
+
 QUOTE_LENGTH = (12, 220)
 QUOTES_PER_TOPIC = 3
 

@@ -10,6 +10,7 @@ still current. How updates arrive (long polling, webhook) is bot/channels/telegr
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import functools
@@ -65,6 +66,20 @@ KEPT = N_("Got it. I can't save answers this very minute, but your message is sa
           "I'll reply as soon as I can.")
 # Labels this short fit side by side (the 1-5 scale, yes/no).
 SHORT_LABEL = 6
+# Chats whose last buttons a worker remembers (a typed answer takes them off).
+KEYBOARDS_KEPT = 100_000
+
+
+class Merge(enum.Enum):
+    """Whether a button turn's reply may take one rate-limited call instead of two."""
+
+    # Edit the pressed question to show the answer, then send the next question: the chat keeps
+    # every question and answer (two calls).
+    NEVER = "never"
+    # Edit the pressed question into the answer and the next question, with its buttons (one call).
+    ALWAYS = "always"
+    # One call while replies queue for the send budget, two otherwise.
+    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,10 @@ class Delivery:
     recheck_after: float = 0.5
     # How long a stopping worker lets replies under way finish.
     drain: float = 5.0
+    # One call per button turn instead of two: never, always, or while replies queue (BUSY).
+    merge: Merge = Merge.BUSY
+    # BUSY means this many calls waiting for the send budget (a quarter of a second at 30/s).
+    busy_backlog: int = 8
     # How often to forget handled-message marks past any redelivery window.
     tidy_every: float = 3600.0
 
@@ -117,6 +136,8 @@ class Edit:
     markup: InlineKeyboardMarkup | None
     # A replaced question (multi-choice toggles) is sent anew if its message cannot be edited.
     or_send: bool = False
+    # Only takes the buttons off an earlier question: failing is harmless (the message may be gone).
+    clears: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,17 +146,45 @@ class Send:
     markup: InlineKeyboardMarkup | None
 
 
-def actions(payload: dict[str, Any]) -> list[Edit | Send]:
-    """The Bot API calls that deliver a queued reply, in order."""
+ECHO = "\n✓ "
+
+
+def question_of(text: str) -> str:
+    """The question a message asks now: after an earlier answer merged into it, if any."""
+    echo = text.find(ECHO)
+    if echo < 0:
+        return text
+    rest = text.find("\n\n", echo + len(ECHO))
+    return text if rest < 0 else text[rest + 2:]
+
+
+def actions(payload: dict[str, Any], *, merge: bool = False,
+            live_keyboard: tuple[int, str] | None = None) -> list[Edit | Send]:
+    """The Bot API calls that deliver a queued reply, in order.
+
+    ``merge``: a pressed question followed by exactly one new message becomes a single edit.
+    ``live_keyboard``: the chat's last question with buttons (message id, text); when the reply
+    asks a question anew elsewhere, its buttons go, so no stale one is left to press.
+    """
     context = payload["context"]
     pressed: int | None = context.get("pressed")
     outbound = outbound_of(payload)
     acknowledgement: str | None = payload["acknowledgement"]
     steps: list[Edit | Send] = []
     if pressed is not None and acknowledgement and not any(m.replace for m in outbound):
-        question = context.get("pressed_text")
+        question = question_of(context.get("pressed_text") or "")
+        if merge and len(outbound) == 1:
+            echo = f"{question}{ECHO}{acknowledgement}" if question else f"✓ {acknowledgement}"
+            return [Edit(pressed, f"{echo}\n\n{outbound[0].text}", keyboard(outbound[0].choices))]
         steps.append(Edit(pressed, f"{question}\n\n✓ {acknowledgement}" if question else acknowledgement,
                           None))
+    asks_anew = any((m.choices or m.expects_text) and not (m.replace and pressed is not None)
+                    for m in outbound)
+    if live_keyboard is not None and asks_anew and live_keyboard[0] != pressed:
+        # A typed answer, or a press on an older message: the last question's buttons go, so only
+        # the newest question has any. The user's own message shows their answer below it.
+        message_id, text = live_keyboard
+        steps.insert(0, Edit(message_id, text, None, clears=True))
     for message in outbound:
         markup = keyboard(message.choices)
         if message.replace and pressed is not None:
@@ -214,6 +263,11 @@ class TelegramChannel:
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
+        # Set by the intake once the updates that waited while this worker was down are stored.
+        self.caught_up = asyncio.Event()
+        # Per chat, the last message this worker sent with buttons (id, text): a typed answer takes
+        # them off. Bounded: the oldest chats are forgotten first.
+        self._keyboards: collections.OrderedDict[int, tuple[int, str]] = collections.OrderedDict()
 
     def inbound_for(self, message: Message) -> Inbound:
         now = self.service.clock()
@@ -356,10 +410,21 @@ class TelegramChannel:
             # The reply stays queued: its lease runs out and it is tried again.
             log.exception("delivering a reply to chat %s failed", reply.address)
 
+    def _merging(self) -> bool:
+        if self.delivery.merge is Merge.BUSY:
+            return self.budget is not None and self.budget.backlog() >= self.delivery.busy_backlog
+        return self.delivery.merge is Merge.ALWAYS
+
     async def deliver(self, bot: ExtBot[Any], reply: QueuedReply) -> None:
         """Deliver a queued reply from where it stopped; if Telegram is unreachable, it waits."""
         chat_id = int(reply.address)
-        steps = actions(reply.payload)
+        # The way a reply is delivered is settled by its first call: a retry resumes the same steps.
+        if "merged" not in reply.payload:
+            reply.payload["merged"] = self._merging()
+            reply.payload["keyboard"] = self._keyboards.get(chat_id)
+        keyboard_before = reply.payload["keyboard"]
+        steps = actions(reply.payload, merge=reply.payload["merged"],
+                        live_keyboard=tuple(keyboard_before) if keyboard_before else None)
         for done in range(reply.payload["done"], len(steps)):
             step = steps[done]
             prepaid = await self._slot(chat_id, reply)
@@ -370,6 +435,8 @@ class TelegramChannel:
             if outcome is Outcome.REFUSED and isinstance(step, Edit) and step.or_send:
                 outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup),
                                                                  False))
+            if isinstance(step, Edit) and step.clears and outcome is not Outcome.SENT:
+                outcome = Outcome.SENT  # an earlier question's buttons; the new question matters more
             if outcome is Outcome.UNREACHABLE:
                 try:
                     await asyncio.to_thread(self.service.outbox.retry_later, reply.id,
@@ -407,8 +474,7 @@ class TelegramChannel:
                 log.warning("could not check that reply %d is current, sending it: %s", reply.id, exc)
         return True
 
-    @staticmethod
-    def _call(bot: ExtBot[Any], chat_id: int, step: Edit | Send,
+    def _call(self, bot: ExtBot[Any], chat_id: int, step: Edit | Send,
               prepaid: bool) -> Callable[[], Awaitable[object]]:
         """The Bot API call for a step; only its first try uses the slot already waited for."""
         first = [prepaid]
@@ -417,11 +483,27 @@ class TelegramChannel:
             paid, first[0] = first[0], False
             return PREPAID if paid else Priority.REPLY
 
-        if isinstance(step, Edit):
-            return lambda: bot.edit_message_text(step.text, chat_id=chat_id, message_id=step.message_id,
-                                                 reply_markup=step.markup, rate_limit_args=limit())
-        return lambda: bot.send_message(chat_id, step.text, reply_markup=step.markup,
-                                        rate_limit_args=limit())
+        async def call() -> None:
+            if isinstance(step, Edit):
+                await bot.edit_message_text(step.text, chat_id=chat_id, message_id=step.message_id,
+                                            reply_markup=step.markup, rate_limit_args=limit())
+                message_id = step.message_id
+            else:
+                sent = await bot.send_message(chat_id, step.text, reply_markup=step.markup,
+                                              rate_limit_args=limit())
+                message_id = sent.message_id
+            self._note_keyboard(chat_id, message_id, step)
+
+        return call
+
+    def _note_keyboard(self, chat_id: int, message_id: int, step: Edit | Send) -> None:
+        if step.markup is not None:
+            self._keyboards[chat_id] = (message_id, step.text)
+            self._keyboards.move_to_end(chat_id)
+            while len(self._keyboards) > KEYBOARDS_KEPT:
+                self._keyboards.popitem(last=False)
+        elif self._keyboards.get(chat_id, (None, ""))[0] == message_id:
+            del self._keyboards[chat_id]
 
     async def attempt(self, chat_id: int, call: Callable[[], Awaitable[object]]) -> Outcome:
         """One Bot API call, retried through flood limits and network trouble; never raises."""
@@ -459,6 +541,10 @@ class TelegramChannel:
 
     async def redeliver(self, bot: ExtBot[Any]) -> int:
         """Take over replies due for another try (or left by a worker that died); returns how many."""
+        if not self.caught_up.is_set():
+            # Not before the updates that waited for this worker are stored: a reply the dead
+            # worker did deliver must be judged against the answer already on its way.
+            return 0
         outbox = self.service.outbox
         due = await asyncio.to_thread(outbox.claim_due, CHANNEL)
         for reply in due:

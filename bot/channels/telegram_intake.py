@@ -42,6 +42,7 @@ POLL_TIMEOUT = 25
 # Beyond the long poll itself, how long to wait for Telegram's answer.
 POLL_READ_MARGIN = 10.0
 MAX_BACKOFF = 30.0
+WEBHOOK_CATCH_UP = 2.0
 
 
 @dataclass(frozen=True)
@@ -92,28 +93,53 @@ class Intake:
         spool = self.channel.spool
         try:
             while True:
+                catching_up = not self.channel.caught_up.is_set()
                 try:
                     updates = await self.bot.get_updates(
-                        offset=offset, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
-                        read_timeout=POLL_READ_MARGIN)
+                        offset=offset, timeout=0 if catching_up else self.poll_timeout,
+                        allowed_updates=Update.ALL_TYPES, read_timeout=POLL_READ_MARGIN)
                 except (NetworkError, Conflict) as exc:
                     # Conflict: another poller on the same token (a worker still stopping).
                     log.warning("getUpdates failed (%s): trying again in %.0f s", exc, backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
-                backoff = 1.0
-                if not updates:
+                except Exception:
+                    # Never let the loop die: a batch that cannot be read is kept aside, then skipped.
+                    offset = self._set_aside_unreadable(offset)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
-                kept = spool is not None and await asyncio.to_thread(spool.keep, self._as_sent(updates))
-                turns = [self._spawn(self._take_polled(u, kept)) for u in updates]
-                if not kept:
-                    # No copy on disk: confirm only once every turn of the batch is stored.
-                    await asyncio.wait(turns)
-                offset = updates[-1].update_id + 1
+                backoff = 1.0
+                if updates:
+                    kept = spool is not None and await asyncio.to_thread(spool.keep, self._as_sent(updates))
+                    turns = [self._spawn(self._take_polled(u, kept)) for u in updates]
+                    if not kept or catching_up:
+                        # No copy on disk: confirm only once every turn of the batch is stored.
+                        await asyncio.wait(turns)
+                    offset = updates[-1].update_id + 1
+                if catching_up:
+                    # What waited at Telegram while this worker was down is stored: replies left by
+                    # a dead worker may now be judged current or not.
+                    self.channel.caught_up.set()
         finally:
             if offset:
                 await self._confirm(offset)
+
+    def _set_aside_unreadable(self, offset: int) -> int:
+        """The last answer could not be read as updates: keep it on disk and move past it."""
+        polling = self.channel.polling
+        body = polling.last_body if polling is not None else b""
+        try:
+            ids = [int(u["update_id"]) for u in json.loads(body)["result"]]
+        except Exception:
+            log.exception("getUpdates failed: trying again")
+            return offset
+        spool = self.channel.spool
+        if spool is not None and ids:
+            (spool.directory / f"{ids[0]:020d}.unreadable").write_bytes(body)
+        log.exception("updates %s could not be read: set aside in the spool, skipped", ids)
+        return max(ids, default=offset - 1) + 1
 
     def _as_sent(self, updates: tuple[Update, ...]) -> list[Kept]:
         """The updates as Telegram sent them (cheaper than serialising the parsed ones again)."""
@@ -176,6 +202,9 @@ async def serving(application: Application[Any, Any, Any, Any, Any, Any], channe
                 if webhook.url is not None:
                     await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                           allowed_updates=Update.ALL_TYPES)
+                # Telegram sends what waited for this worker as soon as it answers; give it that
+                # long before taking over replies a dead worker left.
+                asyncio.get_running_loop().call_later(WEBHOOK_CATCH_UP, channel.caught_up.set)
             else:
                 await bot.delete_webhook()
                 poller = asyncio.create_task(intake.poll())

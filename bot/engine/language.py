@@ -176,22 +176,16 @@ def follow_language(
 def message_vote(text: str, detector: LanguageDetector) -> int:
     """What one message says of its language: positive French, negative English, 0 for nothing.
 
-    On a single word the statistical detector is not asked: it would give a language to a name.
+    A single word counts only when it is itself a word of one language ("slt", "yeah"): neither
+    the statistical detector, nor accents, nor the parts of a compound are asked, since they would
+    give a language to a name ("Montréal", "Côte-des-Neiges").
     """
     words = _words(text)
     if not words:
         return 0
     if len(words) == 1:
-        return _score(words, _NO_DETECTOR)
+        return _WORD_VOTE * _lexicon_vote(words[0].text)
     return _score(words, detector)
-
-
-class _Silent:
-    def probabilities(self, text: str) -> Mapping[str, float]:
-        return {}
-
-
-_NO_DETECTOR = _Silent()
 
 
 def _first_language(words: list[_Word], detector: LanguageDetector) -> LanguageDecision:

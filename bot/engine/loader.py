@@ -5,8 +5,10 @@ The loader takes text, not a path, so the engine stays free of I/O; callers read
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,12 +28,13 @@ from bot.engine.survey import (
     Survey,
     Text,
 )
+from bot.engine.texts import N_, Catalog, Term
 from bot.engine.yaml_lines import LineDict, LineList, YamlSyntaxError, parse
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE = 4096
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+LANGUAGE_NAMES = {"fr": Term(N_("French")), "en": Term(N_("English"))}
 
 AUDIENCE_FIELDS = ("cities", "neighbourhoods", "age_bands", "languages")
 SCHEDULE_FIELDS = ("opens", "closes", "reminder")
@@ -60,11 +63,26 @@ class Problem:
     file: str
     line: int
     field: str
+    # In English; `in_` says it in the partner's language from the same template.
     message: str
+    template: str = dataclasses.field(default="", compare=False, repr=False)
+    values: Mapping[str, object] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:
+        return self.in_()
+
+    def in_(self, catalog: Catalog | None = None, language: str = "en") -> str:
         where = "" if self.field == "(file)" else f"{self.field}: "
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        message = self.message
+        if catalog is not None and self.template:
+            values = {k: catalog.gettext(language, v) if isinstance(v, Term) else v
+                      for k, v in self.values.items()}
+            message = catalog.gettext(language, self.template).format(**values)
+        return f"{self.file}:{self.line}: {where}{message}"
+
+
+def problem(file: str, line: int, field: str, template: str, **values: object) -> Problem:
+    return Problem(file, line, field, template.format(**values), template, values)
 
 
 class SurveyError(Exception):
@@ -80,17 +98,17 @@ class _Checker:
         self.filename = filename
         self.problems: list[Problem] = []
 
-    def report(self, line: int, field: str, message: str) -> None:
-        self.problems.append(Problem(self.filename, line, field, message))
+    def report(self, line: int, field: str, template: str, **values: object) -> None:
+        self.problems.append(problem(self.filename, line, field, template, **values))
 
     # -- generic shapes ----------------------------------------------------------------------
 
     def mapping(self, value: Any, line: int, field: str) -> LineDict | None:
         if isinstance(value, LineDict):
             for key, key_line in value.duplicate_keys:
-                self.report(key_line, _join(field, key), "duplicate key")
+                self.report(key_line, _join(field, key), N_("duplicate key"))
             return value
-        self.report(line, field, f"expected a mapping, got {_describe(value)}")
+        self.report(line, field, N_("expected a mapping, got {got}"), got=_describe(value))
         return None
 
     def unknown_fields(self, node: LineDict, allowed: set[str], field: str) -> None:
@@ -98,14 +116,14 @@ class _Checker:
             if key not in allowed:
                 known = ", ".join(sorted(allowed))
                 self.report(node.key_lines[key], _join(field, key),
-                            f"unknown field (expected one of: {known})")
+                            N_("unknown field (expected one of: {known})"), known=known)
 
     def text(self, node: LineDict, key: str, field: str, *, required: bool = True,
              extra: int = 0) -> Text | None:
         path = _join(field, key)
         if key not in node:
             if required:
-                self.report(node.line, path, "missing (needs French and English text)")
+                self.report(node.line, path, N_("missing (needs French and English text)"))
             return None
         value = node[key]
         line = node.key_lines[key]
@@ -118,18 +136,19 @@ class _Checker:
             item = texts.get(language)
             if item is None or (isinstance(item, str) and not item.strip()):
                 self.report(texts.key_lines.get(language, texts.line), _join(path, language),
-                            f"missing {LANGUAGE_NAMES[language]} translation")
+                            N_("missing {language} translation"),
+                            language=LANGUAGE_NAMES[language])
                 continue
             if isinstance(item, dict | list):
                 self.report(texts.key_lines[language], _join(path, language),
-                            f"expected text, got {_describe(item)}")
+                            N_("expected text, got {got}"), got=_describe(item))
                 continue
             # The text as written: YAML must not turn a label "3.50" into 3.5.
             found[language] = texts.raw.get(language, str(item)).strip()
             if len(found[language]) + extra > MAX_MESSAGE:
                 self.report(texts.key_lines[language], _join(path, language),
-                            f"message of {len(found[language]) + extra} characters is over "
-                            f"Telegram's {MAX_MESSAGE}")
+                            N_("message of {count} characters is over Telegram's {limit}"),
+                            count=len(found[language]) + extra, limit=MAX_MESSAGE)
         if len(found) != len(LANGUAGES):
             return None
         return Text(fr=found["fr"], en=found["en"])
@@ -137,13 +156,13 @@ class _Checker:
     def identifier(self, node: LineDict, key: str, field: str) -> str | None:
         path = _join(field, key)
         if key not in node:
-            self.report(node.line, path, "missing")
+            self.report(node.line, path, N_("missing"))
             return None
         value = node[key]
         if not isinstance(value, str) or not ID_PATTERN.match(value):
             self.report(node.key_lines[key], path,
-                        f"{value!r} is not a valid id (lower-case letters, digits, '-' or '_', "
-                        "at most 32 characters)")
+                        N_("{value} is not a valid id (lower-case letters, digits, '-' or '_', "
+                           "at most 32 characters)"), value=repr(value))
             return None
         return value
 
@@ -153,7 +172,7 @@ class _Checker:
         value = node[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.report(node.key_lines[key], _join(field, key),
-                        f"expected a number, got {_describe(value)}")
+                        N_("expected a number, got {got}"), got=_describe(value))
             return None
         return float(value)
 
@@ -163,7 +182,7 @@ class _Checker:
         value = node[key]
         if not isinstance(value, bool):
             self.report(node.key_lines[key], _join(field, key),
-                        f"expected true or false, got {_describe(value)}")
+                        N_("expected true or false, got {got}"), got=_describe(value))
             return default
         return value
 
@@ -177,7 +196,7 @@ def load_survey(text: str, filename: str = "<survey>", community: Community | No
     try:
         data = parse(text)
     except YamlSyntaxError as exc:
-        raise SurveyError([Problem(filename, exc.line, "(file)", exc.message)]) from exc
+        raise SurveyError([problem(filename, exc.line, "(file)", exc.template, **exc.values)]) from exc
     root = checker.mapping(data, 1, "(file)")
     if root is None:
         raise SurveyError(checker.problems)
@@ -193,12 +212,13 @@ def _survey(checker: _Checker, root: LineDict, source_hash: str,
     schema = root.get("schema")
     if schema != SCHEMA_VERSION:
         checker.report(root.key_lines.get("schema", root.line), "schema",
-                       f"unsupported schema {schema!r} (this version reads schema {SCHEMA_VERSION})")
+                       N_("unsupported schema {schema} (this version reads schema {supported})"),
+                       schema=repr(schema), supported=SCHEMA_VERSION)
     survey_id = checker.identifier(root, "id", "")
     version = root.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         checker.report(root.key_lines.get("version", root.line), "version",
-                       f"expected a whole number from 1, got {_describe(version)}")
+                       N_("expected a whole number from 1, got {got}"), got=_describe(version))
     title = checker.text(root, "title", "")
     intro = checker.text(root, "intro", "")
     closing = checker.text(root, "closing", "")
@@ -225,7 +245,7 @@ def _audience(checker: _Checker, root: LineDict, community: Community | None) ->
             value = LineList([value])
             value.raw_items = [root.raw.get(key)]
         if not isinstance(value, LineList) or any(isinstance(v, dict | list) for v in value):
-            checker.report(root.key_lines[key], key, "expected a list of ids, like [a, b]")
+            checker.report(root.key_lines[key], key, N_("expected a list of ids, like [a, b]"))
             lists[key] = ()
             continue
         lists[key] = tuple((raw if raw is not None else str(v)) for v, raw in
@@ -235,27 +255,30 @@ def _audience(checker: _Checker, root: LineDict, community: Community | None) ->
     for language in audience.languages:
         if language not in LANGUAGES:
             checker.report(root.key_lines["languages"], "languages",
-                           f"{language!r} is not a language of YouthVoice (fr or en)")
+                           N_("{language} is not a language of YouthVoice (fr or en)"),
+                           language=repr(language))
     if community is None:
         return audience
     known_cities = [c.id for c in community.cities]
     for city in audience.cities:
         if community.city(city) is None:
             checker.report(root.key_lines["cities"], "cities",
-                           f"{city!r} is not a city of config.yml (its cities: "
-                           f"{', '.join(known_cities)})")
+                           N_("{city} is not a city of config.yml (its cities: {known})"),
+                           city=repr(city), known=", ".join(known_cities))
     places = {p.id for c in community.cities if not audience.cities or c.id in audience.cities
               for p in c.neighbourhoods}
     for place in audience.neighbourhoods:
         if place not in places:
             checker.report(root.key_lines["neighbourhoods"], "neighbourhoods",
-                           f"{place!r} is not a neighbourhood of "
-                           f"{', '.join(audience.cities) or 'any city'} in config.yml")
+                           N_("{place} is not a neighbourhood of {cities} in config.yml"),
+                           place=repr(place),
+                           cities=", ".join(audience.cities) or Term(N_("any city")))
     bands = [b.id for b in community.age_bands]
     for band in audience.age_bands:
         if band not in bands:
             checker.report(root.key_lines["age_bands"], "age_bands",
-                           f"{band!r} is not an age band of config.yml (its bands: {', '.join(bands)})")
+                           N_("{band} is not an age band of config.yml (its bands: {known})"),
+                           band=repr(band), known=", ".join(bands))
     return audience
 
 
@@ -272,19 +295,19 @@ def _schedule(checker: _Checker, root: LineDict) -> Schedule:
             moment = None
         if moment is None or moment.tzinfo is not None:
             checker.report(root.key_lines[key], key,
-                           "expected a date, or a date and a time, like 2026-12-01 or 2026-12-01 09:00 "
-                           "(each city's local time)")
+                           N_("expected a date, or a date and a time, like 2026-12-01 or "
+                              "2026-12-01 09:00 (each city's local time)"))
             continue
         moments[key] = moment
     opens, closes = moments["opens"], moments["closes"]
     if opens is not None and closes is not None and closes <= opens:
-        checker.report(root.key_lines["closes"], "closes", "the campaign closes before it opens")
+        checker.report(root.key_lines["closes"], "closes", N_("the campaign closes before it opens"))
     reminder: timedelta | None = None
     if "reminder" in root:
         match = REMINDER.match(str(root.raw.get("reminder", root["reminder"])).strip())
         if match is None or int(match.group(1)) == 0:
             checker.report(root.key_lines["reminder"], "reminder",
-                           "expected a delay after the invitation, like 3 days or 36 hours")
+                           N_("expected a delay after the invitation, like 3 days or 36 hours"))
         else:
             count = int(match.group(1))
             reminder = (timedelta(hours=count) if match.group(2).lower().startswith("h")
@@ -302,8 +325,9 @@ def _check_skip_promise(checker: _Checker, root: LineDict, intro: Text,
     for language, promise in (("fr", _SKIP_PROMISE_FR), ("en", _SKIP_PROMISE_EN)):
         if promise.search(intro.in_(language)):
             checker.report(root.key_lines.get("intro", root.line), f"intro › {language}",
-                           f"says questions can be skipped, but {', '.join(required)} cannot: "
-                           "say which ones must be answered, or make them optional")
+                           N_("says questions can be skipped, but {required} cannot: say which "
+                              "ones must be answered, or make them optional"),
+                           required=", ".join(required))
 
 
 
@@ -311,7 +335,7 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
     value = root.get("questions")
     line = root.key_lines.get("questions", root.line)
     if not isinstance(value, LineList) or not value:
-        checker.report(line, "questions", "expected a non-empty list of questions")
+        checker.report(line, "questions", N_("expected a non-empty list of questions"))
         return None
     questions: list[Question] = []
     seen: dict[str, int] = {}
@@ -331,7 +355,8 @@ def _questions(checker: _Checker, root: LineDict, survey_id: str) -> tuple[Quest
             continue
         if question.id in seen:
             checker.report(node.key_lines["id"], _join(field, "id"),
-                           f"duplicate question id {question.id!r} (first at line {seen[question.id]})")
+                           N_("duplicate question id {id} (first at line {first})"),
+                           id=repr(question.id), first=seen[question.id])
             continue
         seen[question.id] = node.key_lines["id"]
         places[question.id] = (index, node.line)
@@ -350,7 +375,8 @@ def _question(checker: _Checker, node: LineDict, field: str, survey_id: str) -> 
     except ValueError:
         known = ", ".join(t.value for t in QuestionType)
         checker.report(node.key_lines.get("type", node.line), _join(field, "type"),
-                       f"unknown type {raw_type!r} (expected one of: {known})")
+                       N_("unknown type {type} (expected one of: {known})"), type=repr(raw_type),
+                       known=known)
     low = checker.text(node, "low", field, required=False)
     high = checker.text(node, "high", field, required=False)
     # The scale's end labels are sent in the same message as the question.
@@ -360,24 +386,26 @@ def _question(checker: _Checker, node: LineDict, field: str, survey_id: str) -> 
     why = checker.text(node, "why", field, required=False)
     if required and why is None and "why" not in node:
         checker.report(node.key_lines.get("required", node.line), _join(field, "required"),
-                       "a required question needs `why` (French and English): the reason shown "
-                       "to someone who would rather skip it")
+                       N_("a required question needs `why` (French and English): the reason "
+                          "shown to someone who would rather skip it"))
     integer = checker.boolean(node, "integer", field, True)
     low_bound = checker.number(node, "min", field)
     high_bound = checker.number(node, "max", field)
     if low_bound is not None and high_bound is not None and low_bound > high_bound:
         checker.report(node.key_lines["min"], _join(field, "min"),
-                       f"min {low_bound:g} is above max {high_bound:g}")
+                       N_("min {low} is above max {high}"), low=f"{low_bound:g}",
+                       high=f"{high_bound:g}")
     max_length = node.get("max_length", 1000)
     if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= 4000:
         checker.report(node.key_lines.get("max_length", node.line), _join(field, "max_length"),
-                       "expected a whole number from 1 to 4000")
+                       N_("expected a whole number from 1 to 4000"))
         max_length = 1000
     options = _options(checker, node, field, qtype, survey_id, question_id or "x")
     condition = _condition(checker, node, field)
     goto = node.get("next")
     if goto is not None and not isinstance(goto, str):
-        checker.report(node.key_lines["next"], _join(field, "next"), "expected a question id or 'end'")
+        checker.report(node.key_lines["next"], _join(field, "next"),
+                       N_("expected a question id or 'end'"))
         goto = None
     if question_id is None or qtype is None or text is None or options is None:
         return None
@@ -398,7 +426,8 @@ def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType 
         return ()
     if qtype not in (QuestionType.SINGLE, QuestionType.MULTIPLE):
         if raw is not None:
-            checker.report(node.key_lines["options"], path, f"a {qtype} question takes no options")
+            checker.report(node.key_lines["options"], path, N_("a {type} question takes no options"),
+                           type=str(qtype))
         built: tuple[Option, ...] = ()
         if qtype is QuestionType.YES_NO:
             built = YES_NO
@@ -409,7 +438,7 @@ def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType 
         return built
     if not isinstance(raw, LineList) or not raw:
         checker.report(node.key_lines.get("options", node.line), path,
-                       "a choice question needs a non-empty list of options")
+                       N_("a choice question needs a non-empty list of options"))
         return None
     options: list[Option] = []
     seen: dict[str, int] = {}
@@ -425,13 +454,14 @@ def _options(checker: _Checker, node: LineDict, field: str, qtype: QuestionType 
         goto = opt.get("next")
         if goto is not None and not isinstance(goto, str):
             checker.report(opt.key_lines["next"], _join(opt_field, "next"),
-                           "expected a question id or 'end'")
+                           N_("expected a question id or 'end'"))
             goto = None
         if option_id is None:
             continue
         if option_id in seen:
             checker.report(opt.key_lines["id"], _join(opt_field, "id"),
-                           f"duplicate option id {option_id!r} (first at line {seen[option_id]})")
+                           N_("duplicate option id {id} (first at line {first})"),
+                           id=repr(option_id), first=seen[option_id])
             continue
         seen[option_id] = opt.key_lines["id"]
         _check_payloads(checker, opt.key_lines["id"], _join(opt_field, "id"), survey_id,
@@ -457,7 +487,7 @@ def _synonyms(checker: _Checker, opt: LineDict, field: str) -> tuple[str, ...]:
         words = list(raw)
     if not words or not all(isinstance(w, str) and w.strip() for w in words):
         checker.report(opt.key_lines["synonyms"], path,
-                       "expected a list of words, or one list per language (fr:, en:)")
+                       N_("expected a list of words, or one list per language (fr:, en:)"))
         return ()
     return tuple(w.strip() for w in words)
 
@@ -472,7 +502,7 @@ def _condition(checker: _Checker, node: LineDict, field: str) -> Condition | Non
     checker.unknown_fields(cond, CONDITION_FIELDS, path)
     target = cond.get("question")
     if not isinstance(target, str):
-        checker.report(cond.line, _join(path, "question"), "missing the id of an earlier question")
+        checker.report(cond.line, _join(path, "question"), N_("missing the id of an earlier question"))
         return None
     any_of = cond.get("any_of") or []
     if isinstance(any_of, list):
@@ -480,12 +510,12 @@ def _condition(checker: _Checker, node: LineDict, field: str) -> Condition | Non
         any_of = [("yes" if a else "no") if isinstance(a, bool) else a for a in any_of]
     if not isinstance(any_of, list) or not all(isinstance(a, str | int) for a in any_of):
         checker.report(cond.key_lines.get("any_of", cond.line), _join(path, "any_of"),
-                       "expected a list of option ids")
+                       N_("expected a list of option ids"))
         any_of = []
     low = checker.number(cond, "min", path)
     high = checker.number(cond, "max", path)
     if not any_of and low is None and high is None:
-        checker.report(cond.line, path, "give any_of (option ids) or min/max (for numbers)")
+        checker.report(cond.line, path, N_("give any_of (option ids) or min/max (for numbers)"))
         return None
     return Condition(target, tuple(str(a) for a in any_of), low, high)
 
@@ -496,8 +526,9 @@ def _check_payloads(checker: _Checker, line: int, field: str, survey_id: str, qu
         data = callbacks.answer(survey_id, question_id, value)
         if not callbacks.fits(data):
             checker.report(line, field,
-                           f"button data {data!r} is {len(data.encode())} bytes, over Telegram's "
-                           f"{callbacks.MAX_BYTES}: use shorter survey, question or option ids")
+                           N_("button data {data} is {size} bytes, over Telegram's {limit}: use "
+                              "shorter survey, question or option ids"),
+                           data=repr(data), size=len(data.encode()), limit=callbacks.MAX_BYTES)
             return
 
 
@@ -515,11 +546,13 @@ def _check_flow(checker: _Checker, questions: list[Question],
                 continue
             if target not in position:
                 checker.report(lines[question.id], path,
-                               f"go-to {target!r} names no question of this survey")
+                               N_("go-to {target} names no question of this survey"),
+                               target=repr(target))
             elif position[target] <= i:
                 checker.report(lines[question.id], path,
-                               f"go-to {target!r} points back to an earlier question or itself, "
-                               "which would loop: branches may only go forward")
+                               N_("go-to {target} points back to an earlier question or itself, "
+                                  "which would loop: branches may only go forward"),
+                               target=repr(target))
         cond = question.show_if
         if cond is None:
             continue
@@ -528,20 +561,24 @@ def _check_flow(checker: _Checker, questions: list[Question],
             continue
         if cond.question not in position:
             checker.report(lines[question.id], path,
-                           f"show_if names {cond.question!r}, which is no question of this survey")
+                           N_("show_if names {question}, which is no question of this survey"),
+                           question=repr(cond.question))
             continue
         if position[cond.question] >= i:
             checker.report(lines[question.id], path,
-                           f"show_if depends on {cond.question!r}, which is not asked before it")
+                           N_("show_if depends on {question}, which is not asked before it"),
+                           question=repr(cond.question))
             continue
         source = questions[position[cond.question]]
         if cond.any_of and source.type not in CHOICE_TYPES:
             checker.report(lines[question.id], _join(field, "show_if › any_of"),
-                           f"{cond.question!r} is a {source.type} question: use min/max")
+                           N_("{question} is a {type} question: use min/max"),
+                           question=repr(cond.question), type=str(source.type))
         for option_id in cond.any_of:
             if source.option(option_id) is None:
                 checker.report(lines[question.id], _join(field, "show_if › any_of"),
-                               f"{cond.question!r} has no option {option_id!r}")
+                               N_("{question} has no option {option}"),
+                               question=repr(cond.question), option=repr(option_id))
 
 
 def _join(field: str, key: str) -> str:
@@ -550,9 +587,9 @@ def _join(field: str, key: str) -> str:
 
 def _describe(value: Any) -> str:
     if value is None:
-        return "nothing"
+        return Term(N_("nothing"))
     if isinstance(value, dict):
-        return "a mapping"
+        return Term(N_("a mapping"))
     if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
+        return Term(N_("a list"))
+    return f"{value!r}"

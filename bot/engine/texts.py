@@ -10,6 +10,10 @@ class Catalog(Protocol):
     def gettext(self, language: str, message: str) -> str: ...
 
 
+class Term(str):
+    """A word inside a message that is translated with it ("French", "a list")."""
+
+
 def N_(message: str) -> str:
     """Mark a text for the catalogs where it is defined; it is translated where it is used."""
     return message

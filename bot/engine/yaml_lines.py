@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from bot.engine.texts import N_
+
 
 class LineDict(dict[str, Any]):
     """A mapping that knows the line (1-based) of itself and of each of its keys."""
@@ -87,57 +89,61 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _se
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, line: int, template: str, **values: object) -> None:
+        super().__init__(template.format(**values))
         self.line = line
-        self.message = message
+        self.template = template
+        self.values = values
+        self.message = template.format(**values)
 
 
 # What the parser's words usually mean for someone writing a campaign by hand, and what to do.
 _EXPLANATIONS: tuple[tuple[str, str], ...] = (
-    ("'\\t'", "a tab: indent with spaces (two per level), never tabs"),
-    ("tab character", "a tab: indent with spaces (two per level), never tabs"),
-    ("mapping values are not allowed here",
-     "a ': ' inside a value: put the whole text in double quotes, like \"Question : ...\""),
-    ("could not find expected ':'",
+    ("'\\t'", N_("a tab: indent with spaces (two per level), never tabs")),
+    ("tab character", N_("a tab: indent with spaces (two per level), never tabs")),
+    ("mapping values are not allowed here", N_(
+     "a ': ' inside a value: put the whole text in double quotes, like \"Question : ...\"")),
+    ("could not find expected ':'", N_(
      "this line is neither 'name: value' nor a list item '- ...': add the missing ':' or check "
-     "the line before"),
-    ("expected ',' or '}'",
-     "a text inside { ... } contains a ',', ':', '?' or '{': put the text in double quotes, or "
-     "write each language on its own line (fr: ... then en: ...)"),
-    ("expected ',' or ']'",
+     "the line before")),
+    ("expected ',' or '}'", N_(
+     "a text inside {{ ... }} contains a ',', ':', '?' or '{{': put the text in double quotes, or "
+     "write each language on its own line (fr: ... then en: ...)")),
+    ("expected ',' or ']'", N_(
      "a word inside [ ... ] contains a ',', ':' or '[', or the ']' is missing: put the word in "
-     "double quotes, or close the list with ']' on the same line"),
-    ("expected <block end>",
+     "double quotes, or close the list with ']' on the same line")),
+    ("expected <block end>", N_(
      "the indentation does not line up: a line here starts in a different column from the lines "
-     "at its level; indent it like its neighbours"),
-    ("did not find expected key",
+     "at its level; indent it like its neighbours")),
+    ("did not find expected key", N_(
      "the indentation does not line up: a line here starts in a different column from the lines "
-     "at its level; indent it like its neighbours"),
-    ("did not find expected '-'",
-     "the indentation does not line up: every item of a list starts with '- ' in the same column"),
+     "at its level; indent it like its neighbours")),
+    ("did not find expected '-'", N_(
+     "the indentation does not line up: every item of a list starts with '- ' in the same column")),
 )
 
 
-def _explain(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+def _explain(exc: yaml.MarkedYAMLError) -> tuple[int, str, dict[str, object]]:
     problem = exc.problem or ""
     context = exc.context or ""
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else 0
     if "quoted scalar" in context and exc.context_mark is not None:
-        return exc.context_mark.line + 1, "a quote opened here is never closed: add the closing quote"
+        return exc.context_mark.line + 1, N_("a quote opened here is never closed: add the closing quote"), {}
     if "flow" in context and exc.context_mark is not None and exc.problem_mark is not None and (
             exc.problem_mark.line != exc.context_mark.line):
         bracket = "[ ... ]" if "sequence" in context else "{ ... }"
-        return exc.context_mark.line + 1, (f"the {bracket} that starts here is not closed on this line: "
-                                           "close it, or put texts with ',' or ':' in double quotes")
+        return exc.context_mark.line + 1, N_(
+            "the {bracket} that starts here is not closed on this line: close it, or put texts with "
+            "',' or ':' in double quotes"), {"bracket": bracket}
     if "mapping values are not allowed here" in problem and _starts_with_key(exc.problem_mark):
-        return line, ("this line is indented more than the line above it: give it the same "
-                      "indentation as the other lines at its level")
+        return line, N_("this line is indented more than the line above it: give it the same "
+                        "indentation as the other lines at its level"), {}
     for clue, explanation in _EXPLANATIONS:
         if clue in problem:
-            return line, explanation
-    return line, f"this is not valid YAML ({problem or context}): compare it with the lines above"
+            return line, explanation, {}
+    return line, N_("this is not valid YAML ({detail}): compare it with the lines above"), {
+        "detail": problem or context}
 
 
 def _starts_with_key(mark: yaml.Mark | None) -> bool:
@@ -160,7 +166,8 @@ def parse(text: str) -> Any:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        line, message = _explain(exc)
-        raise YamlSyntaxError(line, message) from exc
+        line, template, values = _explain(exc)
+        raise YamlSyntaxError(line, template, **values) from exc
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(0, f"this is not valid YAML ({exc})") from exc
+        raise YamlSyntaxError(0, N_("this is not valid YAML ({detail}): compare it with the lines above"),
+                              detail=str(exc)) from exc

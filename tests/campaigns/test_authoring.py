@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.campaigns import read_source, read_survey
+from bot.cli import main
 from bot.config import ConfigError, load_config
 from bot.engine.loader import SurveyError, load_survey
 from bot.engine.survey import QuestionType
-from tests.support.deployment import ROOT, campaign_text
+from tests.support.deployment import ROOT, campaign_text, write_deployment
 
 COMMUNITY = load_config(ROOT / "config.yml").community()
 
@@ -157,3 +158,35 @@ def test_any_text_either_loads_or_raises_survey_error(text: str) -> None:
         load_survey(text, "fuzz.yml", COMMUNITY)
     except SurveyError as exc:
         assert exc.problems and all(p.message for p in exc.problems)
+
+
+def test_messages_in_the_partners_language(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "draft.yml"
+    path.write_text(campaign_text(cities="pariss").replace(
+        'closing: {fr: Merci !, en: Thank you!}', "closing: {fr: Merci !}").replace(
+        "    type: yes_no", "\ttype: yes_no"), encoding="utf-8")
+    config = ["--config", str(ROOT / "config.yml")]
+    assert main([*config, "campaign", "check", str(path), "--language", "fr"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:10: une tabulation : décale avec des espaces (deux par niveau)" in out
+    path.write_text(campaign_text(cities="pariss").replace(
+        'closing: {fr: Merci !, en: Thank you!}', "closing: {fr: Merci !}"), encoding="utf-8")
+    assert main([*config, "campaign", "check", str(path), "--language", "fr"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:6: closing › en: il manque la traduction anglaise" in out
+    assert (f"{path}:7: cities: 'pariss' n'est pas une ville de config.yml (ses villes : lyon, "
+            "montreal, brussels)") in out
+    assert main([*config, "campaign", "check", str(path), "--language", "en"]) == 1
+    assert f"{path}:6: closing › en: missing English translation" in capsys.readouterr().out
+
+
+def test_publish_refusals_in_the_partners_language(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_deployment(tmp_path, seeds=False)
+    path = tmp_path / "montreal.yml"
+    path.write_text(campaign_text(cities="montreal"), encoding="utf-8")
+    assert main(["--config", str(config), "--database", f"sqlite:///{tmp_path / 'yv.db'}", "campaign",
+                 "publish", str(path), "--partner", "maison-des-jeunes", "--language", "fr"]) == 1
+    assert capsys.readouterr().err == (
+        "youthvoice: Maison des Jeunes de la Croix-Rousse ne peut publier que pour lyon, et cette "
+        "campagne vise montreal.\n")

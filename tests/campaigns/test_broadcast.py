@@ -65,7 +65,7 @@ def broadcaster(app: App, send: Recorder, worker: str = "w1") -> Broadcaster:
     budget = RateBudget(app.sessions, "test", Limits(per_second=1000))
     return Broadcaster(planner, app.service.catalog, budget, send,
                          mark_stopped=lambda address: app.service.mark_stopped("telegram", address),
-                         worker=worker, settings=BroadcastSettings(batch=20))
+                         worker=worker, settings=BroadcastSettings(batch_seconds=0.02))
 
 
 async def drain(sender: Broadcaster) -> None:

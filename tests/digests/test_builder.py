@@ -182,6 +182,7 @@ def test_quotes_one_per_topic_only_topics_enough_people_wrote_about() -> None:
     topics: dict[str | None, int] = {"transport": 30, "parks": 4, "safety": 9, "sport": 12, "housing": 5,
                                      "culture": 7, "night": 6, None: 50}
     quotes = choose_quotes(candidates, topics, 5)
-    assert quotes == (Quote("plus de bus [name]", "transport"), Quote("un city", "sport"),
-                      Quote("de la lumière", "safety"), Quote("une salle", "culture"),
+    assert quotes == (Quote("plus de bus [name]", "transports"), Quote("un city", "sport"),
+                      Quote("de la lumière", "sécurité"), Quote("une salle", "culture"),
                       Quote("le soir", "night"))
+    assert choose_quotes(candidates, topics, 5, "en")[0] == Quote("plus de bus [name]", "transport")

@@ -82,6 +82,7 @@ def test_a_telegram_chat_alone_is_enough_and_defaults_fill_the_rest(tmp_path: Pa
     (council,) = config.councils
     assert council.recipients.telegram_chat_id == -1001234 and council.recipients.email == []
     assert council.schedule.weekly is None and council.min_cell_size == 5
+    assert council.schedule.on_campaign_close
 
 
 def test_a_city_needs_its_time_zone(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ async def send_all(app: App) -> Recorder:
     budget = RateBudget(app.sessions, "test", Limits(per_second=1000))
     sender = Broadcaster(planner, app.service.catalog, budget, recorder,
                          mark_stopped=lambda address: app.service.mark_stopped("telegram", address),
-                         settings=BroadcastSettings(batch=20))
+                         settings=BroadcastSettings(batch_seconds=0.5))
     while await sender.round():
         pass
     await budget.aclose()

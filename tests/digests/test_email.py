@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from digests.example import Seeded
 from digests.service import BACKOFF, DigestLoop
+from storage import campaign_store, digest_store
 from storage.models import DigestDelivery
 from tests.digests.conftest import Deployment, deploy
 from tests.support.smtp import SmtpServer
@@ -239,3 +240,21 @@ def test_the_bot_s_background_loop_sends_the_weekly_digests(deployment: Deployme
     assert sorted(message["To"] for message in smtp.mailbox.messages()) == [
         "jeunesse@bruxelles.example", "jeunesse@lyon.example",
         "youth@montreal.example, mayor@montreal.example"]
+
+
+def test_a_campaign_closing_brings_a_digest_to_the_councils_whose_city_answered_it(
+        deployment: Deployment, smtp: SmtpServer) -> None:
+    service, now = deployment.service, deployment.clock.now
+    closed_at = now - timedelta(hours=30)
+    with deployment.app.sessions.begin() as session:
+        campaign_store.set_run(session, "my-city", 1, None, broadcast=False, now=now - timedelta(days=20))
+        campaign_store.close_run(session, "my-city", closed_at)
+    assert service.queue_closed_campaigns() == 2
+    assert service.queue_closed_campaigns() == 0
+    with deployment.app.sessions() as session:
+        queued = {(d.council_id, d.period_start, d.period_end) for d in digest_store.deliveries(session)}
+    assert queued == {("lyon-council", closed_at - timedelta(days=7), closed_at),
+                      ("montreal-council", closed_at - timedelta(days=7), closed_at)}
+    # The weekly digests still go as usual (Brussels, where nobody answered, gets its short note).
+    assert service.queue_due() == 3
+    assert service.deliver_due() == 5

@@ -385,7 +385,8 @@ def test_one_clear_message_after_one_stray_word_switches_without_asking() -> Non
 
 
 NEUTRAL = st.sampled_from(["ok", "Ok", "👍", "😂", "lol", "3", "16", "5/5", "...", "?", "haha",
-                           "Bruno", "Lyon", "Part-Dieu", "xD", "ok ok", "NDG", ""])
+                           "Bruno", "Lyon", "Part-Dieu", "xD", "ok ok", "NDG", "", "Montréal",
+                           "Guillotière", "Genève", "Côte-des-Neiges"])
 
 
 @no_deadline

@@ -542,8 +542,9 @@ class TelegramUser:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         what: str = "the condition",
+        every: float = POLL_INTERVAL,
     ) -> T:
-        """Poll the chat until `condition(messages)` returns something truthy, and return it."""
+        """Poll the chat (every `every` s) until `condition(messages)` returns something truthy."""
         deadline = time.monotonic() + timeout
         while True:
             messages = await self.messages()
@@ -554,7 +555,7 @@ class TelegramUser:
                 raise AssertionError(
                     f"{what} did not happen within {timeout}s; the bot sent:\n" + _transcript(messages)
                 )
-            await asyncio.sleep(POLL_INTERVAL)
+            await asyncio.sleep(every)
 
     async def next_message(self, *, timeout: float = DEFAULT_TIMEOUT) -> BotMessage:
         """The oldest bot message this user has not had from next_message yet."""

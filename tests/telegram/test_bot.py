@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from telegram import Bot, Update
 from bot import service as service_module
 from bot.app import App, build_app
 from bot.channels.spool import Kept, Spool
-from bot.channels.telegram import Delivery, TelegramChannel, build_application
+from bot.channels.telegram import Delivery, Merge, TelegramChannel, build_application
 from bot.channels.telegram_intake import Webhook, serving
 from bot.engine.conversation import Context, step
 from bot.engine.messages import Inbound, Step
@@ -36,7 +36,7 @@ from tests.support.telegram import (
 
 pytestmark = pytest.mark.telegram
 ROOT = Path(__file__).resolve().parents[2]
-FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2, tick=0.1)
+FAST = Delivery(attempts=5, first_backoff=0.05, max_backoff=0.2, tick=0.1, merge=Merge.NEVER)
 
 
 @dataclass
@@ -81,9 +81,10 @@ def database(tmp_path: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def youthvoice(bot: EmulatedBot, database: str, mode: Mode = "polling",
-                     port: int | None = None, spool: Path | None = None) -> AsyncIterator[Harness]:
+                     port: int | None = None, spool: Path | None = None,
+                     delivery: Delivery = FAST) -> AsyncIterator[Harness]:
     app = build_app(ROOT / "config.yml", database)
-    channel = TelegramChannel(app.service, app.context.catalog, FAST,
+    channel = TelegramChannel(app.service, app.context.catalog, delivery,
                               Spool(spool) if spool is not None else None)
     application = build_application(channel, bot.token, base_url=bot.url)
     webhook = None
@@ -105,19 +106,34 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -
         await asyncio.sleep(0.05)
 
 
+# What a chat showed at one moment: each message id and how many versions (edits) it had.
+Seen = dict[int, int]
+
+
+def seen(messages: list[BotMessage]) -> Seen:
+    return {m.message_id: len(m.versions) for m in messages}
+
+
+def changed(message: BotMessage, since: int | Seen) -> bool:
+    if isinstance(since, int):
+        return message.message_id > since
+    return len(message.versions) > since.get(message.message_id, 0)
+
+
 class Chat:
     """A participant's side of the conversation, step by step, waiting for each reply."""
 
     def __init__(self, user: TelegramUser) -> None:
         self.user = user
 
-    async def latest(self) -> int:
-        messages = await self.user.messages()
-        return max((m.message_id for m in messages), default=0)
+    async def latest(self) -> Seen:
+        return seen(await self.user.messages())
 
-    async def expect(self, after: int, text: str) -> BotMessage:
+    async def expect(self, after: int | Seen, text: str) -> BotMessage:
+        """A reply containing ``text``: a message after ``after``, or one edited since (a question
+        the bot merged into the pressed message)."""
         def found(messages: list[BotMessage]) -> BotMessage | None:
-            return next((m for m in messages if m.message_id > after and text in (m.text or "")), None)
+            return next((m for m in messages if changed(m, after) and text in (m.text or "")), None)
 
         return await self.user.wait_until(found, timeout=10, what=f"a reply containing {text!r}")
 
@@ -243,24 +259,26 @@ async def test_a_forged_or_stale_button_changes_nothing(telegram_bot: EmulatedBo
     async with youthvoice(telegram_bot, database) as bot:
         await onboard(chat, "en")
         earlier = await chat.with_button("On foot")
-        # Answered by typing, the question keeps its buttons: pressing one now is out of date.
+        # Answered by typing, the question loses its buttons; a press an app had already sent
+        # (or a worker that did not see the question go) is out of date.
         await chat.say("on foot", "What gets in your way")
         question = await chat.with_button("The cost")
-        before = await chat.latest()
-        stale = await user.press_button(earlier, "Bike or scooter")
-        await user.wait_for_callback_answer(stale)
-        await chat.expect(before, "That button belongs to an earlier message")
+        await user.wait_until(lambda ms: all(not m.buttons for m in ms if m.message_id == earlier.message_id),
+                              what="the answered question to lose its buttons")
         # A modified client can send any data with a press: Telegram passes it on unchecked.
-        for update_id, data in enumerate(["q:other-campaign:getting_around:walk", "\x00garbage" * 3]):
+        for update_id, data in enumerate(["q:my-city:getting_around:bike",
+                                          "q:other-campaign:getting_around:walk", "\x00garbage" * 3]):
             forged = Update.de_json({
                 "update_id": 800_000 + update_id,
                 "callback_query": {
                     "id": f"forged-{update_id}", "chat_instance": "1", "data": data,
-                    "from": user.as_telegram_user(), "message": question.raw},
+                    "from": user.as_telegram_user(),
+                    "message": (earlier if update_id == 0 else question).raw},
             }, bot.application.bot)
             before = await chat.latest()
             await bot.take(forged)
-            said = await chat.expect(before, "Here is where we are" if update_id == 0 else "could not read")
+            said = await chat.expect(before, ["That button belongs to an earlier message",
+                                              "Here is where we are", "could not read"][update_id])
             await chat.expect(said.message_id, "What gets in your way")
         assert bot.answers(user) == {"getting_around": ["walk"]}
         await chat.toggle("The cost")
@@ -509,3 +527,67 @@ async def test_webhook_requests_without_the_secret_token_are_refused(telegram_bo
         assert response.status_code == 403 and forged.status_code == 403
         assert bot.count(Participant) == 0
     assert SECRET
+
+
+async def test_merged_replies_cost_one_call_per_button_answer(telegram_bot: EmulatedBot,
+                                                             database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database, delivery=replace(FAST, merge=Merge.ALWAYS)) as bot:
+        await onboard(chat, "en")
+        question = await chat.with_button("On foot")
+        calls_before = len(await telegram_bot.calls())
+        await chat.press("On foot", "What gets in your way")
+        merged = await chat.with_button("The cost")
+        # The pressed question became the answer and the next question, with its buttons.
+        assert merged.message_id == question.message_id
+        assert merged.text is not None and merged.text.startswith(
+            "How do you usually get around town?\n✓ On foot\n\nWhat gets in your way")
+        calls = (await telegram_bot.calls())[calls_before:]
+        assert sorted(c.method for c in calls) == ["answerCallbackQuery", "editMessageText"]
+        # Pressed again, the merged message echoes only the question it asks now.
+        await chat.toggle("The cost")
+        await chat.press("Done ✔", "during the day")
+        again = await chat.with_button("5")
+        assert again.text is not None and again.text.startswith(
+            "What gets in your way most when getting around? (choose all that apply)\n"
+            "Tap all that apply, then Done.\n✓ The cost\n\nIn your neighbourhood, during the day")
+        assert bot.answers(user) == {"getting_around": ["walk"], "transport_problem": ["price"]}
+
+
+async def test_a_typed_answer_takes_the_buttons_off_the_question_it_answers(
+        telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database):
+        await onboard(chat, "en")
+        question = await chat.with_button("On foot")
+        await chat.say("by bus", "What gets in your way")
+        answered = await user.wait_until(
+            lambda ms: next((m for m in ms if m.message_id == question.message_id and not m.buttons), None),
+            what="the answered question without buttons")
+        assert answered.text == question.text
+        # Only the newest question has buttons left to press.
+        assert [m.message_id for m in await user.messages() if m.buttons] == [
+            (await chat.with_button("The cost")).message_id]
+
+
+async def test_a_batch_that_cannot_be_read_is_set_aside_and_polling_goes_on(
+        telegram_bot: EmulatedBot, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    parse = Update.de_list
+    failed: list[int] = []
+
+    def first_batch_unreadable(data: list[dict[str, object]], bot: Bot | None) -> tuple[Update, ...]:
+        if data and not failed:
+            failed.append(1)
+            raise ValueError("an update this version cannot read")
+        return parse(data, bot)
+
+    async with youthvoice(telegram_bot, database, spool=tmp_path / "spool"):
+        monkeypatch.setattr(Update, "de_list", first_batch_unreadable)
+        await user.send_text("hello")
+        await until(lambda: bool(failed), "the unreadable batch")
+        await chat.command("start", "how old are you")
+    assert [p.suffix for p in (tmp_path / "spool").iterdir()] == [".unreadable"]

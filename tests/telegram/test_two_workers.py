@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
@@ -18,10 +19,15 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
+from telegram import Bot
 
+from bot.channels.telegram_limits import BudgetLimiter
+from bot.rate_budget import Priority, RateBudget, budget_key
+from storage.db import make_engine, make_sessionmaker
 from storage.models import Answer, ChannelIdentity, HandledMessage
 from tests.support.postgres import reset_schema
-from tests.support.telegram import SECRET, EmulatedBot, free_port
+from tests.support.telegram import SECRET, EmulatedBot, TelegramUser, free_port
+from tests.telegram.botprocess import BotProcess
 from tests.telegram.test_bot import Chat, onboard
 
 pytestmark = [pytest.mark.telegram, pytest.mark.postgres]
@@ -131,3 +137,80 @@ async def test_one_conversation_spread_over_two_workers(
     assert identity.external_id == str(user.chat_id)
     assert answers == {"getting_around": ["walk"], "transport_problem": ["price"], "safety_day": ["4"]}
     assert len(handled) == len(server.served)
+
+
+BROADCAST = 300
+RATE = 30.0
+
+
+async def test_two_workers_and_a_broadcast_share_one_budget_replies_first(
+        telegram_bot: EmulatedBot, shared_database: str,
+        balancer: tuple[RoundRobin, list[int]], tmp_path: Path) -> None:
+    # Stricter than Telegram: bursts of 5 at most, so a budget spent unevenly would be caught.
+    await telegram_bot.limit_rate(RATE, burst=5)
+    server, backends = balancer
+    public_url = f"http://127.0.0.1:{server.server_address[1]}/telegram"
+    workers = [BotProcess(telegram_bot, shared_database, tmp_path / f"worker-{port}", webhook_port=port,
+                          public_url=public_url) for port in backends]
+    engine = make_engine(shared_database)
+    budget = RateBudget(make_sessionmaker(engine), budget_key(telegram_bot.token))
+    sender = Bot(telegram_bot.token, base_url=telegram_bot.base_url)
+    limiter = BudgetLimiter(budget)
+    sent_bulk: list[float] = []
+
+    async def broadcast() -> None:
+        # A campaign invitation to many people, through the same budget as the workers' replies.
+        async def send(chat_id: int) -> bool:
+            await sender.send_message(chat_id, "A new survey is open")
+            return True
+
+        async def one(chat_id: int) -> None:
+            await limiter.process_request(send, (chat_id,), {}, "sendMessage", {"chat_id": chat_id},
+                                          Priority.BULK)
+            sent_bulk.append(time.monotonic())
+
+        await asyncio.gather(*(one(900_000 + i) for i in range(BROADCAST)))
+
+    reply_times: list[float] = []
+
+    async def answer(user: TelegramUser) -> None:
+        chat = Chat(user)
+        await onboard(chat, "en")
+        for label, expect in (("On foot", "What gets in your way"), ("⬅ Back", "How do you usually"),
+                              ("Bike or scooter", "What gets in your way")):
+            started = time.monotonic()
+            await chat.press(label, expect)
+            reply_times.append(time.monotonic() - started)
+
+    try:
+        for worker in workers:
+            worker.folder.mkdir()
+            worker.start()
+        for port, worker in zip(backends, workers, strict=True):
+            assert worker.process is not None
+            wait_for_port(port, worker.process, worker.log)
+        async with sender:
+            users = [telegram_bot.user(first_name=f"P{i}", language_code="en") for i in range(8)]
+            sending = asyncio.create_task(broadcast())
+            began = time.monotonic()
+            await asyncio.gather(*(answer(u) for u in users))
+            answered = time.monotonic() - began
+            await sending
+            broadcast_took = time.monotonic() - began
+    finally:
+        for worker in workers:
+            worker.stop()
+        await budget.aclose()
+        engine.dispose()
+    calls = [c for c in await telegram_bot.calls() if "chat_id" in c.params]
+    assert await telegram_bot.refused_by_limit() == 0
+    assert [c for c in calls if c.status != 200] == []
+    times = sorted(c.at for c in calls)
+    busiest = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+    # Evenly spaced sends seen through network jitter: 30 a second, give or take a send or two.
+    assert busiest <= RATE * 1.1
+    assert len(sent_bulk) == BROADCAST
+    # The broadcast alone needs 10 s at 30/s; the replies went first and were done long before.
+    assert answered < broadcast_took - 2
+    reply_times.sort()
+    assert reply_times[int(len(reply_times) * 0.95) - 1] < 2.0, reply_times
