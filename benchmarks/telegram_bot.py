@@ -257,7 +257,7 @@ async def run_latency(variant: str, users_count: int, think: float, seconds: flo
                 turn = 0
                 while time.time() < stop:
                     await asyncio.sleep(think * rng.uniform(0.8, 1.2))
-                    label = labels[turn] if turn < len(labels) else ("On foot" if turn % 2 else "⬅ Back")
+                    label = labels[turn] if turn < len(labels) else ("On foot", "⬅ Back")[turn % 2]
                     actions.append((user.chat_id, time.time()))
                     await user.press_button(question, label)
                     question = await newest_with_buttons_or_edit(user, question, 0.5)

@@ -117,6 +117,10 @@ def forget_login_failures(session: Session, email: str) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.email == email.strip().lower()))
 
 
+def forget_login_failures_before(session: Session, cutoff: datetime) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < cutoff))
+
+
 def audit(session: Session, actor: str, action: str, target: str, now: datetime,
           **detail: Any) -> None:
     session.add(AuditEvent(at=now, actor=actor, action=action, target=target, detail=detail))

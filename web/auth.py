@@ -54,6 +54,9 @@ def login(current: Page) -> Response:
         staff.record_login_failure(current.db, email, _client(current), current.now)
         return current.render("login.html", status=401, next=target, email=email, problem="wrong")
     staff.forget_login_failures(current.db, email)
+    # Housekeeping where it costs nothing noticeable: sessions past their end, failures past the window.
+    staff.forget_expired_sessions(current.db, current.now)
+    staff.forget_login_failures_before(current.db, current.now - current.console.settings.login_window)
     current.start_session(user)
     current.audit("signed_in", user.email)
     return current.redirect(target)

@@ -104,6 +104,12 @@ class Intake:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
+                except Exception:
+                    # Never let the loop die: a batch that cannot be read is kept aside, then skipped.
+                    offset = self._set_aside_unreadable(offset)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
                 backoff = 1.0
                 if updates:
                     kept = spool is not None and await asyncio.to_thread(spool.keep, self._as_sent(updates))
@@ -119,6 +125,21 @@ class Intake:
         finally:
             if offset:
                 await self._confirm(offset)
+
+    def _set_aside_unreadable(self, offset: int) -> int:
+        """The last answer could not be read as updates: keep it on disk and move past it."""
+        polling = self.channel.polling
+        body = polling.last_body if polling is not None else b""
+        try:
+            ids = [int(u["update_id"]) for u in json.loads(body)["result"]]
+        except Exception:
+            log.exception("getUpdates failed: trying again")
+            return offset
+        spool = self.channel.spool
+        if spool is not None and ids:
+            (spool.directory / f"{ids[0]:020d}.unreadable").write_bytes(body)
+        log.exception("updates %s could not be read: set aside in the spool, skipped", ids)
+        return max(ids, default=offset - 1) + 1
 
     def _as_sent(self, updates: tuple[Update, ...]) -> list[Kept]:
         """The updates as Telegram sent them (cheaper than serialising the parsed ones again)."""

@@ -570,3 +570,24 @@ async def test_a_typed_answer_takes_the_buttons_off_the_question_it_answers(
         # Only the newest question has buttons left to press.
         assert [m.message_id for m in await user.messages() if m.buttons] == [
             (await chat.with_button("The cost")).message_id]
+
+
+async def test_a_batch_that_cannot_be_read_is_set_aside_and_polling_goes_on(
+        telegram_bot: EmulatedBot, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    parse = Update.de_list
+    failed: list[int] = []
+
+    def first_batch_unreadable(data: list[dict[str, object]], bot: Bot | None) -> tuple[Update, ...]:
+        if data and not failed:
+            failed.append(1)
+            raise ValueError("an update this version cannot read")
+        return parse(data, bot)
+
+    async with youthvoice(telegram_bot, database, spool=tmp_path / "spool"):
+        monkeypatch.setattr(Update, "de_list", first_batch_unreadable)
+        await user.send_text("hello")
+        await until(lambda: bool(failed), "the unreadable batch")
+        await chat.command("start", "how old are you")
+    assert [p.suffix for p in (tmp_path / "spool").iterdir()] == [".unreadable"]

@@ -54,6 +54,17 @@ def test_signing_in_never_keeps_a_session_id_the_browser_brought(site: Site) -> 
     assert attacker.get("/").status_code == 303
 
 
+def test_signing_in_forgets_expired_sessions(site: Site) -> None:
+    site.account("ana@example.org", "admin")
+    first = site.client()
+    sign_in(first, "ana@example.org")
+    site.clock.advance(site.console.settings.session_lifetime + timedelta(minutes=1))
+    assert first.get("/admin/users").status_code == 303
+    sign_in(site.client(), "ana@example.org")
+    with site.app.sessions() as session:
+        assert session.query(StaffSession).count() == 1
+
+
 def test_a_wrong_password_or_unknown_address_is_refused_alike(site: Site) -> None:
     site.account("ana@example.org", "admin")
     client = site.client()
