@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python -m benchmarks.nlu_parse
 	$(BIN)/python -m benchmarks.safeguarding
+	$(BIN)/python benchmarks/broadcast.py
 
 # The example digests in docs/digest-example (HTML, text, CSV, a screenshot), from generated answers.
 example-digest: install system-deps
