@@ -62,6 +62,15 @@ NO = (
 )
 CONTRASTS = frozenset({"mais", "but", "sauf", "except", "though", "however", "cependant", "quand",
                        "if", "si", "unless"})
+# A bare "no" is also how "no problem" idioms begin ("no wahala", "no stress", "no biggie"): before
+# a word we do not know, it is not a clear refusal. These words may follow a refusing "no".
+BARE_NO = frozenset({"no", "non", "nan", "nah", "naw", "nn", "nope"})
+AFTER_A_REFUSAL = frozenset({
+    "je", "j", "i", "im", "me", "moi", "merci", "thanks", "thank", "you", "sorry", "desole",
+    "desolee", "pardon", "c", "est", "cest", "ca", "vraiment", "really", "just", "juste", "pas",
+    "not", "ne", "n", "du", "tout", "please", "stp", "svp", "mec", "bro", "frere", "wesh", "lol",
+    "oh", "ah", "bah", "ben", "bon", "alors", "thx", "mrc", "msi",
+})
 
 
 class Answer(StrEnum):
@@ -152,7 +161,17 @@ def yes_or_no(raw: str, words: list[str], *, lenient: bool = False) -> Answer:
     if says_yes and not says_no and not negation and not contrast:
         return Answer.YES
     if says_no and not says_yes and not contrast:
+        if not lenient and _only_bare_no_before_unknown(words, no_spans, negated_yes, loose):
+            return Answer.UNCLEAR
         return Answer.NO
     if lenient and negation and not says_yes and not contrast:
         return Answer.NO
     return Answer.UNCLEAR
+
+
+def _only_bare_no_before_unknown(words: list[str], no_spans: list[Span], negated_yes: list[Span],
+                                 loose: list[str]) -> bool:
+    """The only refusal is a bare "no" and the rest holds a word we do not know: unclear."""
+    bare = all(s.end - s.start == 1 and words[s.start] in BARE_NO for s in no_spans)
+    known = AFTER_A_REFUSAL | NEGATIONS
+    return bare and not negated_yes and any(w not in known and len(w) > 1 for w in loose)

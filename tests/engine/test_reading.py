@@ -125,6 +125,8 @@ def test_a_birth_year_gives_the_two_ages_it_allows(year: int) -> None:
     ("peut-être", Answer.UNCLEAR), ("i guess", Answer.UNCLEAR),
     ("ok mais je veux pas donner mon nom", Answer.UNCLEAR), ("yes no", Answer.UNCLEAR),
     ("hmm", Answer.UNCLEAR),
+    ("no wahala", Answer.UNCLEAR), ("no stress", Answer.UNCLEAR), ("nah im good", Answer.UNCLEAR),
+    ("no sorry", Answer.NO), ("non c'est non", Answer.NO), ("no i don't", Answer.NO),
 ])
 def test_consent_answers(typed: str, expected: Answer) -> None:
     assert yes_or_no(typed, normalize(typed).split()) is expected
