@@ -56,7 +56,9 @@ async def test_two_workers_together_stay_under_the_limit(sessions: sessionmaker[
     assert len(sent) == 120
     # Alone, each would have sent its 60 in 1.5 s; sharing, the 120 take 3 s.
     assert elapsed >= 120 / LIMITS.per_second - 0.1
-    assert most_in_one_second(sent) <= LIMITS.per_second + 1
+    # Times are taken when each waiter wakes, so a busy machine can bunch a few together; two
+    # budgets that did not share would show twice the rate.
+    assert most_in_one_second(sent) <= LIMITS.per_second * 1.1
 
 
 async def test_replies_go_before_bulk_sends_on_any_worker(sessions: sessionmaker[Session]) -> None:

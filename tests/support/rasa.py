@@ -107,11 +107,12 @@ def hanging_server() -> Iterator[str]:
     try:
         yield f"http://{LOOPBACK}:{listener.getsockname()[1]}"
     finally:
+        # Join first: a connection accepted while closing would otherwise escape the loop below.
         closing.set()
+        thread.join(5)
         listener.close()
         for connection in accepted:
             connection.close()
-        thread.join(5)
 
 
 @dataclass
