@@ -9,8 +9,8 @@ bulk (campaign invitations, digests). Bulk takes slots only while nobody anywher
 ahead, so a broadcast never delays a reply by more than the slots already handed out.
 
 A caller that knows more sends follow its first (the rest of a reply) says so, and the whole
-reply's slots come in that one round trip rather than one per call. A slot nobody used by the
-time the next one starts is dropped: no worker ever sends on a slot whose moment has passed.
+reply's slots come in that one round trip rather than one per call. A slot that passed while
+nobody waited for it is dropped, never spent later on top of the slots of that later moment.
 
 If the database cannot be reached the worker keeps sending at the budget's rate on its own: the
 bot degrades (with several workers it may then exceed the limit and wait out Telegram's 429s), it
@@ -163,6 +163,7 @@ class RateBudget:
             if not waiting:
                 self._wake.clear()
                 await self._wake.wait()
+                self._drop_passed()
                 continue
             pause = self._paused_until - self.clock()
             if pause > 0:
@@ -173,8 +174,6 @@ class RateBudget:
                 continue
             slot = self._slots.popleft()
             delay = slot - self.clock()
-            if delay < -self.interval:
-                continue  # reserved for a send that never came, and the next slot has begun
             if delay > 0:
                 await asyncio.sleep(delay)
             if self._paused_until > self.clock():
@@ -182,6 +181,14 @@ class RateBudget:
             waiting = self._live()
             if waiting:
                 heapq.heappop(waiting)[2].set_result(None)
+
+    def _drop_passed(self) -> None:
+        """Slots that passed while nobody here waited (announced sends that never came) are gone:
+        spent now they would add to the sends of whoever holds the slots of this moment. A slot
+        merely late because this worker was busy is still used, in order."""
+        now = self.clock()
+        while self._slots and self._slots[0] + self.interval < now:
+            self._slots.popleft()
 
     async def _reserve(self, waiting: list[tuple[int, int, asyncio.Future[None], int]]) -> None:
         live = [(priority, then) for priority, _, future, then in waiting if not future.done()]
