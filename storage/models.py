@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -141,6 +142,11 @@ class CampaignRun(Base):
     position: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set from the console or `youthvoice campaign schedule`: these times replace the file's (local
+    # wall-clock times in each city, naive like the file's; None: opens now, or never closes).
+    opens_local: Mapped[datetime | None] = mapped_column(DateTime())
+    closes_local: Mapped[datetime | None] = mapped_column(DateTime())
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Participation(Base):
@@ -450,3 +456,4 @@ class CouncilReply(Base):
     text_fr: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
