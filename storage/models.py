@@ -457,3 +457,21 @@ class CouncilReply(Base):
     text_en: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+
+class ResultSnapshot(Base):
+    """A city's aggregates over some campaigns, as last computed for the results pages.
+
+    Pages read this row instead of counting every answer again; it is recomputed when answers
+    arrived since (at most once a minute), and never again once every campaign in it has closed
+    (late answers are not kept). An erasure forgets every snapshot.
+    """
+
+    __tablename__ = "result_snapshots"
+
+    city: Mapped[str] = mapped_column(String, primary_key=True)
+    # The campaign ids, sorted and comma-separated; "*" for all of the city's campaigns.
+    campaigns: Mapped[str] = mapped_column(String, primary_key=True)
+    aggregates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The highest answer id when it was computed: a higher one means answers arrived since.
+    answer_mark: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

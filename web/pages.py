@@ -27,6 +27,7 @@ from bot.engine.turn import Context
 from storage import staff_repository as staff
 from storage.staff import StaffUser
 from web.i18n import LANGUAGES, best_language
+from web.results import ResultsCache
 from web.settings import WebSettings
 
 SESSION_COOKIE = "yv_session"
@@ -50,6 +51,8 @@ class Console:
     clock: Callable[[], datetime]
     # Reloaded whenever the stored campaigns changed (checked on every read: the pages show live state).
     catalogue: LiveCatalogue
+    # The results pages' counts, kept between requests.
+    results: ResultsCache
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 

@@ -20,6 +20,7 @@ from storage import staff_repository as staff
 from storage.models import Invitation
 from tests.support.deployment import campaign_text, seed_participants
 from tests.web.conftest import Site, csrf_of, sign_in
+from tests.web.conftest import both_databases as database_url  # noqa: F401 (SQLite and PostgreSQL)
 from tests.web.test_campaign_pages import broadcast, publish
 from tests.web.test_campaign_pages import config_path as config_path  # a second partner, in Montréal
 from web.home import LANDING
