@@ -93,6 +93,8 @@ class Turn:
     events: tuple[Event, ...] = ()
     # The queued copy of this reply (when the channel asked for one): report it delivered.
     reply: QueuedReply | None = None
+    # The language the conversation goes on in after this turn (None: not decided yet).
+    language: str | None = None
 
 
 class ConversationService:
@@ -248,7 +250,7 @@ class ConversationService:
             reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
                                 state_version=version)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
-                    reply=reply)
+                    reply=reply, language=result.state.language)
 
     def _nothing_kept(self, result: Step) -> tuple[Outbound, ...]:
         if not result.has(EventType.DATA_REQUESTED):

@@ -559,6 +559,19 @@ class TelegramChannel:
             self.schedule(bot, reply)
         return len(due)
 
+    def catch_up_done(self, bot: ExtBot[Any]) -> None:
+        """What waited for this worker is stored: take over what a dead worker left right away,
+        not at the next round (a worker restarted in a crash loop may not live to see it)."""
+        if not self.caught_up.is_set():
+            self.caught_up.set()
+            self._spawn(self._redeliver_now(bot))
+
+    async def _redeliver_now(self, bot: ExtBot[Any]) -> None:
+        try:
+            await self.redeliver(bot)
+        except Exception as exc:
+            log.warning("taking over waiting replies failed, the next round tries again: %s", exc)
+
     async def keep_leases(self, _bot: ExtBot[Any]) -> int:
         """Remove delivered replies; every few seconds tell the others this worker is still at it."""
         outbox = self.service.outbox
