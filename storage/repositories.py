@@ -46,6 +46,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    ResultSnapshot,
     SafeguardingAlert,
     SurveyCompletion,
 )
@@ -608,6 +609,8 @@ def erase_participant(session: Session, participant_id: str, *,
     a message already passed to safeguarding staff stays, with what lets staff reply to it (the
     pseudonymous participant and the chat identity); everything else goes.
     """
+    # The results pages' kept counts may include this person: they are counted again.
+    session.execute(delete(ResultSnapshot))
     if keep_safeguarding and session.scalar(
             select(func.count()).where(SafeguardingAlert.participant_id == participant_id)):
         return _erase_all_but_safeguarding(session, participant_id)

@@ -18,6 +18,7 @@ from bot.campaigns import LiveCatalogue
 from web import admin, auth, campaigns, council, home, partner, public, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
+from web.results import ResultsCache
 from web.settings import WebSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,7 +61,8 @@ def build_console(app: App, settings: WebSettings, clock: Callable[[], datetime]
                                  for language in LANGUAGES},
                    translations=translations,
                    context=app.context, clock=clock or app.service.clock,
-                   catalogue=LiveCatalogue(app.sessions, app.config, every=0))
+                   catalogue=LiveCatalogue(app.sessions, app.config, every=0),
+                   results=ResultsCache(app.sessions, app.config))
 
 
 def create_app(console: Console) -> Starlette:

@@ -77,8 +77,20 @@ def config_path() -> Path:
 
 
 @pytest.fixture
-def site(tmp_path: Path, clock: Clock, config_path: Path) -> Iterator[Site]:
-    app = build_app(config_path, f"sqlite:///{tmp_path / 'console.db'}", clock=clock)
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'console.db'}"
+
+
+@pytest.fixture
+def both_databases(db_url: str) -> str:
+    """SQLite and PostgreSQL, for the pages where the database matters: a module takes it with
+    `from tests.web.conftest import both_databases as database_url`."""
+    return db_url
+
+
+@pytest.fixture
+def site(database_url: str, clock: Clock, config_path: Path) -> Iterator[Site]:
+    app = build_app(config_path, database_url, clock=clock)
     settings = WebSettings(secret_key=SECRET, base_url="https://console.example")
     yield Site(app, build_console(app, settings, clock), clock)
     app.close()
