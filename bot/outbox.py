@@ -74,7 +74,7 @@ class Outbox:
         self.longest_pause = longest_pause
         self._delivered: list[int] = []
         # Per channel and chat, its last message with live buttons, to record at the next flush.
-        self._buttons: dict[str, dict[str, int | None]] = {}
+        self._buttons: dict[str, dict[str, tuple[int, bool]]] = {}
         # Replies this worker is delivering, or delivered and not yet removed: their leases are renewed.
         self._held: set[int] = set()
         self._lock = threading.Lock()
@@ -89,11 +89,11 @@ class Outbox:
         with self._lock:
             self._delivered.append(reply_id)
 
-    def buttons(self, channel: str, address: str, message_id: int | None) -> None:
-        """The chat's last message with live buttons is now this one (None: none left); recorded
-        at the next flush, for whichever worker handles the chat's next message."""
+    def buttons(self, channel: str, address: str, message_id: int, live: bool) -> None:
+        """This message of the chat now has live buttons (or no longer has); recorded at the next
+        flush, for whichever worker handles the chat's next message."""
         with self._lock:
-            self._buttons.setdefault(channel, {})[address] = message_id
+            self._buttons.setdefault(channel, {})[address] = (message_id, live)
 
     def take_delivered(self) -> list[int]:
         """For a turn's transaction to remove (its reply replaces older ones in the same statement):

@@ -128,17 +128,23 @@ def find_conversation(session: Session, channel: str,
     return row.participant_id, state, row.buttons_message_id
 
 
-def record_buttons(session: Session, channel: str, buttons: dict[str, int | None]) -> None:
-    """Per chat (address), its last message with live buttons now (None: none left)."""
+def record_buttons(session: Session, channel: str, buttons: dict[str, tuple[int, bool]]) -> None:
+    """Per chat (address): this message now has live buttons, or no longer has (message id, live).
+
+    Only forward: another worker may have recorded a later message of the chat meanwhile (message
+    ids grow within a chat), and news of an older one must not overwrite it.
+    """
     if not buttons:
         return
     _run(session, "record_buttons", lambda _: (
         update(_identities)
         .where(_identities.c.channel == bindparam("identity_channel"),
-               _identities.c.external_id == bindparam("address"))
-        .values(buttons_message_id=bindparam("message_id"))
-    ), [{"identity_channel": channel, "address": address, "message_id": message_id}
-        for address, message_id in buttons.items()])
+               _identities.c.external_id == bindparam("address"),
+               (_identities.c.buttons_message_id.is_(None))
+               | (_identities.c.buttons_message_id <= bindparam("message_id")))
+        .values(buttons_message_id=case((bindparam("live"), bindparam("message_id")), else_=None))
+    ), [{"identity_channel": channel, "address": address, "message_id": message_id, "live": live}
+        for address, (message_id, live) in buttons.items()])
 
 
 def find_participant(session: Session, channel: str, external_id: str) -> Participant | None:

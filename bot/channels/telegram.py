@@ -190,9 +190,10 @@ def actions(payload: dict[str, Any], *, merge: bool = False,
                           None))
     asks_anew = any((m.choices or m.expects_text) and not (m.replace and pressed is not None)
                     for m in outbound)
-    if live_keyboard is not None and asks_anew and live_keyboard != pressed:
+    if live_keyboard is not None and asks_anew and (pressed is None or live_keyboard > pressed):
         # A typed answer, or a press on an older message: the last question's buttons go, so only
-        # the newest question has any. The user's own message shows their answer below it.
+        # the newest question has any. The user's own message shows their answer below it. (Older
+        # than the pressed message, they went when the pressed one was sent: what we know is stale.)
         steps.insert(0, ClearButtons(live_keyboard))
     for message in outbound:
         markup = keyboard(message.choices)
@@ -533,7 +534,7 @@ class TelegramChannel:
         self._keyboards.move_to_end(chat_id)
         while len(self._keyboards) > KEYBOARDS_KEPT:
             self._keyboards.popitem(last=False)
-        self.service.outbox.buttons(CHANNEL, str(chat_id), message_id if live else None)
+        self.service.outbox.buttons(CHANNEL, str(chat_id), message_id, live)
 
     async def attempt(self, chat_id: int, call: Callable[[], Awaitable[object]]) -> Outcome:
         """One Bot API call, retried through flood limits and network trouble; never raises."""

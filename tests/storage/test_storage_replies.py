@@ -129,12 +129,26 @@ def test_a_new_reply_also_removes_replies_reported_delivered(
 def test_a_chats_live_buttons_are_kept_with_its_identity(
     sessions: sessionmaker[Session], participant_id: str
 ) -> None:
+    def live() -> int | None:
+        with sessions.begin() as session:
+            return find_conversation(session, "telegram", "1001")[2]
+
+    assert live() is None
     with sessions.begin() as session:
-        assert find_conversation(session, "telegram", "1001")[2] is None
-        record_buttons(session, "telegram", {"1001": 57, "unknown": 3})
+        record_buttons(session, "telegram", {"1001": (57, True), "unknown": (3, True)})
     with sessions.begin() as session:
         known, _, buttons = find_conversation(session, "telegram", "1001")
         assert (known, buttons) == (participant_id, 57)
-        record_buttons(session, "telegram", {"1001": None})
+    # News of an older message (from a slower worker) does not overwrite a later one.
     with sessions.begin() as session:
-        assert find_conversation(session, "telegram", "1001")[2] is None
+        record_buttons(session, "telegram", {"1001": (50, False)})
+    assert live() == 57
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (56, True)})
+    assert live() == 57
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (57, False)})
+    assert live() is None
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (60, True)})
+    assert live() == 60
