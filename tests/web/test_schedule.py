@@ -229,3 +229,23 @@ def test_a_new_file_with_new_times_wins_over_the_console(site: Site,
         "opens: 2026-06-07 09:00\ncloses: 2026-06-09 18:00\n")))
     page = partner.get("/campaigns/quartier").text
     assert "7 Jun 2026, 09:00:00" in page and "5 Jun 2026" not in page
+
+
+def test_the_campaign_list_says_when_it_opens_and_closes(site: Site,
+                                                         signed_in: dict[str, TestClient]) -> None:
+    partner = signed_in["partner"]
+    publish_with(partner, campaign_text("quartier"), "2026-06-03T10:00", "2026-06-10T18:00")
+    publish_with(partner, campaign_text("autre"), "", "2026-06-12T18:00")
+    listing = partner.get("/campaigns").text
+    assert "scheduled" in listing and "opens 2026-06-03 10:00" in listing
+    assert "closes 2026-06-12 18:00" in listing
+
+
+def test_what_was_typed_comes_back_escaped(site: Site, signed_in: dict[str, TestClient]) -> None:
+    partner = signed_in["partner"]
+    publish(partner, campaign_text("quartier"))
+    hostile = '"><script>alert(1)</script>'
+    status, page = set_schedule(partner, hostile, "")
+    assert status == 400
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
