@@ -77,6 +77,9 @@ class ChannelIdentity(Base):
     external_id: Mapped[str] = mapped_column(String)
     participant_id: Mapped[str] = _participant_fk(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The chat's last message whose buttons are still live, kept for whichever worker handles the
+    # next message: a typed answer takes those buttons off (written with delivered replies' removal).
+    buttons_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ConsentRecord(Base):
