@@ -38,6 +38,13 @@ def answer_mark(session: Session) -> int:
     return int(session.scalar(select(func.max(Answer.id))) or 0)
 
 
+def head(session: Session, city: str, key: str) -> tuple[int, datetime] | None:
+    """The snapshot's answer mark and when it was computed, without its counts."""
+    row = session.execute(select(ResultSnapshot.answer_mark, ResultSnapshot.computed_at)
+                          .where(ResultSnapshot.city == city, ResultSnapshot.campaigns == key)).first()
+    return (int(row[0]), row[1]) if row is not None else None
+
+
 def load(session: Session, city: str, key: str) -> Snapshot | None:
     row = session.get(ResultSnapshot, (city, key))
     if row is None:

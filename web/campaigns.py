@@ -13,16 +13,14 @@ from pathlib import Path
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.broadcast import Planner, Progress
+from bot.broadcast import Planner
 from bot.campaign_export import rows_for, write_csv, write_xlsx
 from bot.campaign_schedule import Planned, ScheduleError, parse_local, plan_of, reschedule
 from bot.campaigns import Catalogue, PublishError, publish
-from bot.channels.telegram import CHANNEL
 from bot.engine.loader import SurveyError, load_survey
 from bot.engine.survey import LANGUAGES, Survey
 from storage import campaign_reports as reports
 from storage import campaign_store as store
-from storage import invitations as queue
 from storage.campaign_reports import METRICS, Group
 from storage.invitations import Audience
 from web.i18n import N_
@@ -56,6 +54,7 @@ class Status:
     by_band: tuple[Line, ...]
     waiting: int
     planned: Planned
+    counted_at: datetime
 
 
 def _catalogue(current: Page) -> Catalogue:
@@ -108,7 +107,7 @@ def campaign_list(current: Page) -> Response:
         survey = catalogue.versions.get((run.campaign_id, run.version))
         if survey is None or run.partner_id != current.user.partner_id:
             continue
-        groups = reports.progress_by_group(current.db, run.campaign_id, [], CHANNEL)
+        groups = current.console.statuses.figures(current.db, run.campaign_id, []).groups
         total: Counter[str] = Counter()
         for counts in groups.values():
             total.update(counts)
@@ -120,17 +119,16 @@ def campaign_list(current: Page) -> Response:
 def status_of(current: Page, campaign_id: str) -> Status:
     catalogue, run, survey = _own(current, campaign_id)
     audiences = _audiences(survey) if run.broadcast and run.closed_at is None else []
-    groups = reports.progress_by_group(current.db, run.campaign_id, audiences, CHANNEL)
+    # In the page's transaction when counted now: SQLite would make a second one wait for this one.
+    figures = current.console.statuses.figures(current.db, run.campaign_id, audiences)
+    groups = figures.groups
     total: Counter[str] = Counter()
     for counts in groups.values():
         total.update(counts)
     cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
-    # In the page's transaction: SQLite would make a second one wait for this one.
-    progress = Progress(queue.counts(current.db, run.campaign_id),
-                        queue.next_due(current.db, run.campaign_id))
     return Status(survey, run, state_of(current, catalogue, run, survey), total,
-                  _lines(groups, 0, cities), _lines(groups, 1, {}), progress.waiting,
-                  plan_of(current.db, current.config, survey, run, current.now))
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress.waiting,
+                  plan_of(current.db, current.config, survey, run, current.now), figures.counted_at)
 
 
 def _status_page(current: Page, status: int = 200, problem: str | None = None,
@@ -171,6 +169,7 @@ def schedule(current: Page) -> Response:
     except ScheduleError as exc:
         current.finish_transaction(commit=False)
         return _status_page(current, 400, current.said(exc), drafts)
+    current.console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=scheduled")
 
 
@@ -184,6 +183,7 @@ def publish_file(current: Page) -> Response:
         published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
                             current.now)
         current.audit("campaign_published", survey.id, version=published.version)
+        current.console.statuses.forget(survey.id)
         # Times chosen beside the Publish button, when they differ from the file's: set in the
         # same transaction, so that nothing goes out at the file's time meanwhile.
         opens = parse_local(current.field("opens"), current.tr("Opens"))
@@ -212,6 +212,7 @@ def send(current: Page) -> Response:
     console = current.console
     added = Planner(console.sessions, current.config, console.catalogue, console.clock).plan(run.campaign_id)
     current.audit("campaign_sent", run.campaign_id, queued=added)
+    console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=sent")
 
 
@@ -220,6 +221,7 @@ def close(current: Page) -> Response:
     _, run, _survey = _own(current, current.request.path_params["campaign_id"])
     if store.close_run(current.db, run.campaign_id, current.now):
         current.audit("campaign_closed", run.campaign_id)
+        current.console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=closed")
 
 

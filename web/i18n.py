@@ -46,7 +46,7 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     env.filters["when"] = lambda value: _when(value, locale)
     env.filters["day"] = lambda value: format_date(value, "long", locale=locale)
     # An instant as the wall-clock time of a city (its IANA zone name).
-    env.filters["local"] = lambda value, zone: format_datetime(value, "medium", tzinfo=ZoneInfo(zone),
+    env.filters["local"] = lambda value, zone: format_datetime(value, "d MMM y, HH:mm", tzinfo=ZoneInfo(zone),
                                                                locale=locale)
     env.globals["language"] = language
     return env

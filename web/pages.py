@@ -29,6 +29,7 @@ from storage.staff import StaffUser
 from web.i18n import LANGUAGES, best_language
 from web.results import ResultsCache
 from web.settings import WebSettings
+from web.status import StatusCache
 
 SESSION_COOKIE = "yv_session"
 CSRF_COOKIE = "yv_csrf"
@@ -53,6 +54,8 @@ class Console:
     catalogue: LiveCatalogue
     # The results pages' counts, kept between requests.
     results: ResultsCache
+    # The status pages' progress figures, kept a few seconds.
+    statuses: StatusCache
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 

@@ -86,28 +86,40 @@ class ResultsCache:
         self.background = background
         self._lock = threading.Lock()
         self._running: dict[tuple[str, str], threading.Thread] = {}
+        # (city, campaigns, language): the digest last built, reused while its counts are current.
+        self._digests: dict[tuple[str, str, str], Digest] = {}
 
     def results(self, session: Session, city_id: str, language: str, now: datetime,
                 campaign_ids: Sequence[str] | None = None, closed_at: datetime | None = None) -> Digest:
         """`closed_at`: when the last of these campaigns closed, if all are closed."""
-        aggregates = self.aggregates(session, city_id, now, campaign_ids, closed_at)
-        return _digest(session, self.config, city_id, language, aggregates, campaign_ids, aggregates.end)
-
-    def aggregates(self, session: Session, city_id: str, now: datetime,
-                   campaign_ids: Sequence[str] | None = None,
-                   closed_at: datetime | None = None) -> CityAggregates:
         key = snapshots.key_of(campaign_ids)
-        kept = snapshots.load(session, city_id, key)
+        kept = snapshots.head(session, city_id, key)
         if kept is None:
-            return self._count(session, city_id, campaign_ids, key, now)
-        if closed_at is not None and kept.computed_at >= closed_at:
-            return kept.aggregates
-        if kept.answer_mark >= snapshots.answer_mark(session) or now - kept.computed_at < self.refresh:
-            return kept.aggregates
-        if not self.background:
-            return self._count(session, city_id, campaign_ids, key, now)
-        self._count_later(city_id, campaign_ids, key, now)
-        return kept.aggregates
+            aggregates = self._count(session, city_id, campaign_ids, key, now)
+            return self._built(session, city_id, key, language, campaign_ids, aggregates)
+        mark, counted_at = kept
+        fresh = ((closed_at is not None and counted_at >= closed_at) or now - counted_at < self.refresh
+                 or mark >= snapshots.answer_mark(session))
+        if not fresh and not self.background:
+            aggregates = self._count(session, city_id, campaign_ids, key, now)
+            return self._built(session, city_id, key, language, campaign_ids, aggregates)
+        if not fresh:
+            self._count_later(city_id, campaign_ids, key, now)
+        # The digest built from these very counts, when a reader of this language saw them already.
+        with self._lock:
+            built = self._digests.get((city_id, key, language))
+        if built is not None and built.generated_at == counted_at:
+            return built
+        snapshot = snapshots.load(session, city_id, key)
+        assert snapshot is not None
+        return self._built(session, city_id, key, language, campaign_ids, snapshot.aggregates)
+
+    def _built(self, session: Session, city_id: str, key: str, language: str,
+               campaign_ids: Sequence[str] | None, aggregates: CityAggregates) -> Digest:
+        digest = _digest(session, self.config, city_id, language, aggregates, campaign_ids, aggregates.end)
+        with self._lock:
+            self._digests[(city_id, key, language)] = digest
+        return digest
 
     def _count(self, session: Session, city_id: str, campaign_ids: Sequence[str] | None, key: str,
                now: datetime) -> CityAggregates:

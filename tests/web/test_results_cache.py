@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.campaigns import read_survey
+from digests import builder
 from digests.example import generate, store
 from storage import reports
 from storage import repositories as repo
@@ -21,6 +22,7 @@ from storage.reports import CityAggregates
 from tests.web.conftest import ROOT, Site
 from tests.web.conftest import both_databases as database_url  # noqa: F401 (SQLite and PostgreSQL)
 from tests.web.test_council_pages import BANDS, seed
+from web import results as results_module
 from web.results import BEGINNING, ResultsCache, city_results
 
 
@@ -132,3 +134,30 @@ def test_snapshots_round_trip(site: Site, tmp_path: Path) -> None:
     with site.app.sessions() as session:
         aggregates = reports.city_aggregates(session, "lyon", BEGINNING, site.clock())
     assert snapshots.from_json(snapshots.to_json(aggregates)) == aggregates
+
+
+def test_a_digest_is_built_once_per_language_while_its_counts_are_current(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(site, tmp_path)
+    built: list[str] = []
+    original = builder.build_digest
+
+    def counted(view: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(view.language)
+        return original(view, *args, **kwargs)
+
+    monkeypatch.setattr(results_module, "build_digest", counted)
+    cache = ResultsCache(site.app.sessions, site.app.config, background=False)
+    for language in ("fr", "fr", "en", "en", "fr"):
+        assert participants_shown_in(cache, site, language) == 40
+    assert built == ["fr", "en"]
+    more_answers(site, 3, seed_number=14)
+    site.clock.advance(timedelta(minutes=2))
+    assert participants_shown_in(cache, site, "fr") == 43
+    assert built == ["fr", "en", "fr"]
+
+
+def participants_shown_in(cache: ResultsCache, site: Site, language: str) -> int | None:
+    with site.app.sessions.begin() as session:
+        digest = cache.results(session, "lyon", language, site.clock(), ["my-city"])
+    return digest.campaigns[0].participants.count
