@@ -48,7 +48,8 @@ catalogs: install
 	$(MAKE) install
 
 # PostgreSQL (Debian's package) for the storage suite; node and npm for the Telegram emulator;
-# Chromium and its WebDriver for the console's browser tests.
+# Chromium and its WebDriver for the console's browser tests, with a colour emoji font (campaign
+# texts and the console's screenshots show emoji, not empty boxes).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
@@ -56,6 +57,8 @@ system-deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
 	@command -v openssl >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 

@@ -294,8 +294,23 @@ async def newest_with_buttons_or_edit(user: TelegramUser, pressed: BotMessage, p
         await asyncio.sleep(pause)
 
 
-async def run_kills(kills: int, database: str | None) -> dict[str, float]:
-    """Rounds of the kill loop (tests/telegram/test_kill_loop.py) until ``kills`` kill -9s."""
+def answers_in(steps: int) -> int:
+    """How many stored answers the first ``steps`` steps of the kill loop's script give."""
+    from tests.telegram import test_kill_loop as loop
+
+    # A step answers a survey question when the reply to it asks the next one; a toggle is stored
+    # with Done, and onboarding (the first five steps) stores no answer.
+    return sum(1 for i, (kind, _, _) in enumerate(loop.SCRIPT[:steps]) if i >= 5 and kind != "toggle")
+
+
+async def run_kills(kills: int, database: str | None, modes: list[str],
+                    keep: Path) -> dict[str, float]:
+    """Rounds of the kill loop (tests/telegram/test_kill_loop.py) until ``kills`` kill -9s, the rounds
+    taking the modes in turn. A round that loses, strands or misorders anything keeps its evidence
+    (the bot's log, what each persona saw, every Bot API call, the database if SQLite) in ``keep``."""
+    import json
+    import shutil
+
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
@@ -304,17 +319,20 @@ async def run_kills(kills: int, database: str | None) -> dict[str, float]:
     from tests.telegram import test_kill_loop as loop
 
     emulator = start_emulator()
-    lost = killed = personas_total = unfinished = 0
+    lost = killed = personas_total = unfinished = misordered = rounds = 0
     longest = 0.0
     try:
         while killed < kills:
+            mode = modes[rounds % len(modes)]
+            rounds += 1
             folder = Path(tempfile.mkdtemp())
             url = database or f"sqlite:///{folder}/bench.db"
             if database is not None:
                 from tests.support.postgres import reset_schema
                 reset_schema(database)
             async with emulator.bot() as bot:
-                process = BotProcess(bot, url, folder)
+                process = BotProcess(bot, url, folder,
+                                     webhook_port=free_port() if mode == "webhook" else None)
                 personas = [loop.Persona(bot.user(first_name=f"P{i}", language_code="en"))
                             for i in range(loop.USERS)]
                 busy: list[int] = []
@@ -325,26 +343,53 @@ async def run_kills(kills: int, database: str | None) -> dict[str, float]:
                     await killer
                 finally:
                     process.stop()
-                killed += len(process.kills)
+                round_kills = len(process.kills)
+                killed += round_kills
                 personas_total += len(personas)
                 failures = [r for r in results if isinstance(r, BaseException)]
                 unfinished += len(failures)
-                if failures:
-                    print(f"  a person got stuck: {failures[0]!r}"[:2000], flush=True)
                 waits = [done - max(asked, process.last_start_before(done))
                          for p in personas for asked, done in p.waits]
                 longest = max([longest, *waits])
+                seen = {p.user.chat_id: await p.user.messages() for p in personas}
+                out_of_order = [chat for chat, messages in seen.items() if not loop.shown_in_order(messages)]
+                misordered += len(out_of_order)
                 engine = create_engine(normalise_url(url))
                 with Session(engine) as session:
                     stored = len(session.execute(select(Answer.id).join(
                         ChannelIdentity, ChannelIdentity.participant_id == Answer.participant_id)).all())
                 engine.dispose()
-                lost += loop.USERS * len(loop.ANSWERS) - stored
-            print(f"  ... {killed} kills so far, {lost} answers lost, {unfinished} people stuck", flush=True)
+                # Answers given: a persona stuck waiting for a reply gave those before, and the one sent.
+                given = sum(answers_in(len(p.waits) + (0 if p.finished else 1)) for p in personas)
+                round_lost = given - stored
+                lost += round_lost
+                if failures or round_lost or out_of_order:
+                    evidence = keep / f"round-{rounds}-{mode}"
+                    evidence.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(process.log, evidence / "bot.log")
+                    if database is None:
+                        shutil.copy(folder / "bench.db", evidence / "bench.db")
+                    calls = [{"method": c.method, "params": c.params, "at": c.at, "status": c.status}
+                             for c in await bot.calls()]
+                    state = {"starts": process.starts, "kills": process.kills, "busy": busy,
+                             "stuck": [repr(f) for f in failures], "out_of_order": out_of_order,
+                             "chats": {chat: [{"id": m.message_id, "versions": [v.text for v in m.versions],
+                                               "text": m.text, "buttons": [b.text for b in m.buttons]}
+                                              for m in messages] for chat, messages in seen.items()},
+                             "waits": {p.user.chat_id: p.waits for p in personas}}
+                    (evidence / "emulator.json").write_text(json.dumps({"calls": calls, **state}, indent=1))
+                    print(f"  round {rounds} ({mode}): {len(failures)} stuck, {round_lost} answers lost, "
+                          f"{len(out_of_order)} out of order; evidence in {evidence}", flush=True)
+                    if failures:
+                        print(f"  a person got stuck: {failures[0]!r}"[:2000], flush=True)
+                shutil.rmtree(folder, ignore_errors=True)
+            print(f"  ... round {rounds} ({mode}, {round_kills} kills): {killed} kills so far, "
+                  f"{lost} answers lost, {unfinished} people stuck, {misordered} out of order, longest wait "
+                  f"{longest:.1f} s", flush=True)
     finally:
         emulator.stop()
     return {"kills": float(killed), "lost": float(lost), "stuck": float(unfinished),
-            "people": float(personas_total), "longest_wait": longest}
+            "people": float(personas_total), "longest_wait": longest, "misordered": float(misordered)}
 
 
 def main() -> int:
@@ -360,6 +405,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=90.0, help="length of a limit/latency run")
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--database", default=None, help="kills: a PostgreSQL URL (default SQLite)")
+    parser.add_argument("--modes", default="polling,webhook",
+                        help="kills: the rounds take these modes in turn (default: polling,webhook)")
+    parser.add_argument("--keep", type=Path, default=ROOT / "benchmarks" / "kills-evidence",
+                        help="kills: where a failed round's log, chats and calls are kept")
     parser.add_argument("--serve-minimal", choices=MINIMAL, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--webhook", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
@@ -372,10 +421,13 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown bots: {', '.join(sorted(unknown))}")
     if args.measure == "kills":
-        r = asyncio.run(run_kills(args.kills, args.database))
-        print(f"kill -9 x{int(r['kills'])}: {int(r['lost'])} answers lost, {int(r['stuck'])} of "
-              f"{int(r['people'])} people stuck, longest reply wait after a restart "
-              f"{r['longest_wait']:.1f} s")
+        modes = [m for m in args.modes.split(",") if m]
+        if set(modes) - {"polling", "webhook"}:
+            parser.error("--modes takes polling and webhook")
+        r = asyncio.run(run_kills(args.kills, args.database, modes, args.keep))
+        print(f"kill -9 x{int(r['kills'])} ({'/'.join(modes)}): {int(r['lost'])} answers lost, "
+              f"{int(r['stuck'])} of {int(r['people'])} people stuck, {int(r['misordered'])} chats "
+              f"with a reply out of order, longest reply wait after a restart {r['longest_wait']:.1f} s")
         return 0
     if args.measure == "limit":
         print(f"Users pressing as fast as replies come; the emulator answers 429 above {LIMIT:.0f} calls/s")

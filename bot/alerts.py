@@ -46,6 +46,13 @@ def routing(community: Community, contacts: dict[str, list[Destination]]) -> Cal
     return route
 
 
+def unserved_cities(community: Community, contacts: dict[str, list[Destination]]) -> list[str]:
+    """Cities that no partner with a safeguarding contact serves: their alerts go to every
+    partner's staff, who may not know the city's services."""
+    served = {city for p in community.partners if contacts.get(p.id) for city in p.cities}
+    return [city.id for city in community.cities if city.id not in served]
+
+
 def retry_after(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     wait: timedelta = first * (2 ** min(attempts, 10))
     return min(wait, LONGEST_RETRY)

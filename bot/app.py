@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -9,10 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot as TelegramApiBot
 
-from bot.alerts import AlertDispatcher, routing
+from bot.alerts import AlertDispatcher, routing, unserved_cities
 from bot.campaigns import LiveCatalogue, read_campaigns, seed_campaigns
 from bot.config import AppConfig, Secrets, load_config
 from bot.engine.conversation import Context
@@ -26,6 +28,8 @@ from digests.service import DigestService
 from storage import db
 from storage import repositories as repo
 from storage.safeguarding import Destination
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.yml")
 
@@ -56,8 +60,13 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
     engine = db.make_engine(database_url or db.database_url())
     db.upgrade(engine)
     sessions = db.make_sessionmaker(engine)
-    with sessions.begin() as session:
-        seed_campaigns(session, seeds, clock())
+    try:
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, clock())
+    except IntegrityError:
+        # Another worker starting at the same moment seeded them first: what it stored is used.
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, clock())
     catalogue = LiveCatalogue(sessions, config)
     start = Context(community=community, campaigns=(), catalog=catalog, lexicon=load_lexicon())
     service = ConversationService(sessions, start, catalog, choose_language, clock=clock,
@@ -79,6 +88,22 @@ def pseudonym_key(env: Mapping[str, str]) -> bytes | None:
     makes its own, and a cool-down ends when the bot restarts."""
     key = env.get("YOUTHVOICE_PSEUDONYM_KEY")
     return key.encode() if key else None
+
+
+def warn_about_safeguarding(config: AppConfig) -> None:
+    """Say when the bot starts, not on the day of a disclosure, where alerts cannot reach local
+    staff."""
+    contacts = safeguarding_contacts(config)
+    if not contacts:
+        log.warning("no partner has a safeguarding contact in the configuration: alerts reach "
+                    "nobody until staff look (`youthvoice safeguarding list` or the console); add "
+                    "one under partners: safeguarding:")
+        return
+    unserved = unserved_cities(config.community(), contacts)
+    if unserved:
+        log.warning("no partner with a safeguarding contact serves %s: alerts from there go to "
+                    "every partner's staff (%s); add a partner for those cities",
+                    ", ".join(unserved), ", ".join(contacts))
 
 
 def safeguarding_contacts(config: AppConfig) -> dict[str, list[Destination]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import math
 import os
@@ -155,7 +156,10 @@ class Broadcaster:
 
     async def round(self, campaign_id: str | None = None) -> int:
         """Claim one batch and send it in waves; returns how many rows were handled (0: none due)."""
-        catalogue = await asyncio.to_thread(self.catalogue.current)
+        # Checked now, not within the worker's minute: a row queued by another process (the
+        # console's Send, `campaign send`) may name a version published seconds ago, and a row
+        # whose campaign is unknown is dropped.
+        catalogue = await asyncio.to_thread(functools.partial(self.catalogue.current, check=True))
         to_send = await asyncio.to_thread(self._claim, catalogue, campaign_id)
         if to_send is None:
             return 0

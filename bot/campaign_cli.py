@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
+import getpass
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from telegram import Bot
 
 from bot.app import App, build_app
 from bot.broadcast import Broadcaster, Planner, Progress, progress_of
 from bot.campaign_export import rows_for, write_csv, write_xlsx
+from bot.campaign_schedule import CityTimes, ScheduleError, parse_local, reschedule
 from bot.campaign_status import status_report
 from bot.campaigns import PublishError, publish, read_source
 from bot.channels.console import interface_language
@@ -57,6 +61,19 @@ def register(actions: Any) -> None:
     close_cmd.add_argument("campaign")
     close_cmd.add_argument("--partner", default=None, help="your partner id (checked if given)")
     close_cmd.set_defaults(func=cmd_close)
+
+    schedule_cmd = actions.add_parser(
+        "schedule", help="set when a published campaign opens (its invitations go out) and closes")
+    schedule_cmd.add_argument("campaign")
+    schedule_cmd.add_argument("--opens", default=None,
+                              help='local time in each city, like "2026-12-01 09:00"; "now" to open '
+                                   "at once (default: unchanged)")
+    schedule_cmd.add_argument("--closes", default=None,
+                              help='local time in each city, like "2026-12-15 18:00"; "never" for no '
+                                   "end (default: unchanged)")
+    schedule_cmd.add_argument("--partner", default=None, help="your partner id (checked if given)")
+    add_language(schedule_cmd)
+    schedule_cmd.set_defaults(func=cmd_schedule)
 
     send_cmd = actions.add_parser("send", help="queue a campaign's invitations now; --wait sends them "
                                                "from here with a progress bar")
@@ -232,6 +249,41 @@ def cmd_close(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    app = _app(args)
+    language = partner_language(args)
+    try:
+        run, survey = _current(app, args.campaign)
+        now = app.service.clock()
+        try:
+            opens = survey.schedule.opens if args.opens is None else (
+                None if args.opens.strip().lower() == "now" else parse_local(args.opens, "--opens"))
+            closes = survey.schedule.closes if args.closes is None else (
+                None if args.closes.strip().lower() == "never" else parse_local(args.closes, "--closes"))
+            with app.sessions.begin() as session:
+                planned = reschedule(session, app.config, survey, opens, closes, now,
+                                     actor=f"terminal:{getpass.getuser()}", partner_id=args.partner)
+        except ScheduleError as exc:
+            raise Refused(exc.in_(app.service.catalog, language)) from exc
+        scheduled = dataclasses.replace(survey, schedule=dataclasses.replace(
+            survey.schedule, opens=planned.opens, closes=planned.closes))
+        print(f"Scheduled {run.campaign_id}: {_describe_schedule(app, scheduled)}")
+        for city in planned.cities:
+            if city.first_send is None:
+                print(f"  {city.city}: no invitation goes out (it closes first)")
+                continue
+            first = city.first_send.astimezone(ZoneInfo(city.zone))
+            print(f"  {city.city}: invitations go out from {first:%Y-%m-%d %H:%M} ({city.zone})"
+                  f"{_quiet_note(city)}")
+        return 0
+    finally:
+        app.close()
+
+
+def _quiet_note(city: CityTimes) -> str:
+    return ", when the quiet hours end" if city.after_quiet_hours else ""
 
 
 def cmd_send(args: argparse.Namespace) -> int:

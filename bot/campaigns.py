@@ -171,11 +171,33 @@ def publish(session: Session, config: AppConfig, survey: Survey, source: str, pa
         if stored is not None and stored.source_hash == survey.source_hash:
             raise PublishError(N_("Nothing changed since version {version}: nothing was published."),
                                version=current.version)
+        if current.scheduled_at is not None and _file_times(survey) != _file_times_of(
+                store.stored_definition(session, survey.id, current.version)):
+            # The new file says new times: they win over those set after the last publish.
+            store.clear_schedule(session, survey.id)
     version = max(survey.version, (store.highest_version(session, survey.id) or 0) + 1)
     store.store_version(session, survey.id, version, definition_of(dataclasses.replace(
         survey, version=version)), survey.source_hash, source, partner_id, now)
     store.set_run(session, survey.id, version, partner_id, broadcast=True, now=now)
     return Published(survey.id, version, survey.version)
+
+
+def _file_times(survey: Survey) -> tuple[Any, Any]:
+    return _file_times_of(definition_of(survey))
+
+
+def _file_times_of(definition: dict[str, Any] | None) -> tuple[Any, Any]:
+    schedule = (definition or {}).get("schedule") or {}
+    return schedule.get("opens"), schedule.get("closes")
+
+
+def with_schedule(survey: Survey, run: store.RunInfo) -> Survey:
+    """The campaign with the times set after publishing (console, `campaign schedule`), when there
+    are some, over the file's."""
+    if run.scheduled_at is None:
+        return survey
+    return dataclasses.replace(survey, schedule=dataclasses.replace(
+        survey.schedule, opens=run.opens_local, closes=run.closes_local))
 
 
 def zone_of(config: AppConfig, city_id: str) -> ZoneInfo:
@@ -227,6 +249,8 @@ def load_catalogue(session: Session, config: AppConfig) -> Catalogue:
         now_offered = versions.get((current.campaign_id, current.version))
         if now_offered is None:
             continue
+        now_offered = with_schedule(now_offered, current)
+        versions[(current.campaign_id, current.version)] = now_offered
         windows[now_offered.id] = window_of(config, now_offered, current.closed_at is not None)
         if current.closed_at is None:
             offered.append(now_offered)
@@ -247,11 +271,14 @@ class LiveCatalogue:
         self._signature: tuple[Any, ...] | None = None
         self.catalogue = Catalogue((), {}, {}, {})
 
-    def current(self) -> Catalogue:
-        """The catalogue, reloaded if something changed; a new object each time it is reloaded."""
+    def current(self, *, check: bool = False) -> Catalogue:
+        """The catalogue, reloaded if something changed; a new object each time it is reloaded.
+
+        `check` asks the database now rather than within `every` seconds (one small query).
+        """
         with self._lock:
             now = self.monotonic()
-            if self._checked_at is not None and now - self._checked_at < self.every:
+            if not check and self._checked_at is not None and now - self._checked_at < self.every:
                 return self.catalogue
             self._checked_at = now
             with self.sessions() as session:

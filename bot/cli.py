@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import campaign_cli
-from bot.app import DEFAULT_CONFIG, build_app, digest_service
+from bot.app import DEFAULT_CONFIG, build_app, digest_service, warn_about_safeguarding
 from bot.broadcast import Planner
 from bot.campaigns import read_survey
 from bot.channels.console import ConsoleChat, interface_language
@@ -232,6 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     understander, starter = understanding(prepare=True) if not args.no_nlu else (None, None)
     app = build_app(args.config, args.database, understand=understander)
+    warn_about_safeguarding(app.config)
     catch_up = BackfillLoop(app.sessions, understander) if understander is not None else None
     if catch_up is not None:
         catch_up.start()

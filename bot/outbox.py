@@ -2,9 +2,12 @@
 
 The turn queues its reply in the same transaction as the answer it follows, leased for a few seconds
 to the worker that ran the turn. That worker delivers it at once, renewing the lease while it holds
-the reply, and reports it delivered; removals are batched (one commit a second, not one per turn).
-If the worker dies, its leases run out within seconds and any worker (or the restarted one) takes
-the reply over. A reply the channel could not deliver is retried later with growing pauses.
+the reply, and reports it delivered. No commit of its own per reply: the removal rides on the next
+turn's statement that replaces its chat's older reply (any chat's turn on this worker), or on the
+once-a-second round when no turn comes, so a crash right after a delivery rarely leaves a reply
+behind to be sent again. If the worker dies, its leases run out within seconds and any worker (or
+the restarted one) takes the reply over. A reply the channel could not deliver is retried later
+with growing pauses.
 
 A reply is only ever sent while it is current: still the latest for its chat (a newer turn replaces
 it) and made for the conversation state that is stored now. One the conversation has moved past
@@ -40,11 +43,15 @@ GIVE_UP_AFTER = timedelta(days=3)
 
 
 def payload_of(context: dict[str, Any], acknowledgement: str | None,
-               outbound: tuple[Outbound, ...]) -> dict[str, Any]:
-    """A turn's reply as JSON: the channel's own context (e.g. which message was pressed) and texts."""
+               outbound: tuple[Outbound, ...], buttons_at: int | None = None) -> dict[str, Any]:
+    """A turn's reply as JSON: the channel's own context (e.g. which message was pressed) and texts.
+
+    ``buttons_at``: the chat's last message with live buttons as stored when the turn ran.
+    """
     return {
         "v": PAYLOAD_VERSION,
         "context": context,
+        "buttons_at": buttons_at,
         "acknowledgement": acknowledgement,
         "messages": [{"text": m.text, "choices": [[c.label, c.data] for c in m.choices],
                       "replace": m.replace, "expects_text": m.expects_text} for m in outbound],
@@ -66,6 +73,8 @@ class Outbox:
         self.first_retry = first_retry
         self.longest_pause = longest_pause
         self._delivered: list[int] = []
+        # Per channel and chat, its last message with live buttons, to record at the next flush.
+        self._buttons: dict[str, dict[str, tuple[int, bool]]] = {}
         # Replies this worker is delivering, or delivered and not yet removed: their leases are renewed.
         self._held: set[int] = set()
         self._lock = threading.Lock()
@@ -75,22 +84,53 @@ class Outbox:
             self._held.add(reply_id)
 
     def delivered(self, reply_id: int) -> None:
-        """Delivered (or refused for good, or out of date): removed at the next flush."""
+        """Delivered (or refused for good, or out of date): removed with the next turn's reply, or
+        at the next flush, whichever comes first."""
         with self._lock:
             self._delivered.append(reply_id)
 
-    def flush(self) -> int:
-        """Remove what was delivered since the last flush; kept for the next one if the database fails."""
+    def buttons(self, channel: str, address: str, message_id: int, live: bool) -> None:
+        """This message of the chat now has live buttons (or no longer has); recorded at the next
+        flush, for whichever worker handles the chat's next message."""
+        with self._lock:
+            self._buttons.setdefault(channel, {})[address] = (message_id, live)
+
+    def take_delivered(self) -> list[int]:
+        """For a turn's transaction to remove (its reply replaces older ones in the same statement):
+        then ``forgotten`` once committed, or ``put_back`` if it was not."""
         with self._lock:
             done, self._delivered = self._delivered, []
-        if not done:
+        return done
+
+    def forgotten(self, reply_ids: list[int]) -> None:
+        if reply_ids:
+            with self._lock:
+                self._held.difference_update(reply_ids)
+
+    def put_back(self, reply_ids: list[int]) -> None:
+        if reply_ids:
+            with self._lock:
+                self._delivered[:0] = reply_ids
+
+    def flush(self) -> int:
+        """Remove what was delivered since the last flush, and record which buttons are live; kept
+        for the next one if the database fails."""
+        with self._lock:
+            done, self._delivered = self._delivered, []
+            buttons, self._buttons = self._buttons, {}
+        if not done and not buttons:
             return 0
         try:
             with self.sessions.begin() as session:
                 removed = repo.forget_replies(session, done)
+                for channel, chats in buttons.items():
+                    repo.record_buttons(session, channel, chats)
         except Exception:
             with self._lock:
                 self._delivered[:0] = done
+                for channel, chats in buttons.items():
+                    # Newer news from the meantime wins.
+                    self._buttons[channel] = {**chats, **self._buttons.get(channel, {})}
             raise
         with self._lock:
             self._held.difference_update(done)

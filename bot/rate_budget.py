@@ -2,7 +2,8 @@
 
 Telegram lets a bot send about 30 messages a second overall and 20 a minute into one group
 (docs/telegram-limits.md). Each worker used to have its own limiter, so two workers could send twice
-the allowed rate. Here the budget lives in the database as the time of the next free send slot;
+the allowed rate. Here the budget lives in the database as the time of the next free send slot (and,
+for each group the bot writes to, the group's own next slot);
 a worker reserves a few slots at a time by moving it forward in one conditional update, then
 hands them out locally by priority: replies to young people first, then safeguarding alerts, then
 bulk (campaign invitations, digests). Bulk takes slots only while nobody anywhere has reserved
@@ -60,6 +61,11 @@ class Limits:
 def budget_key(token: str) -> str:
     """The budget's name: the bot's id (the token's public part), never the secret."""
     return "telegram:" + token.split(":", 1)[0]
+
+
+def group_key(key: str, chat_id: int) -> str:
+    """A group's own pace within the bot's budget (a row of its own next to the bot's)."""
+    return f"{key}:chat:{chat_id}"
 
 
 class RateBudget:
@@ -134,14 +140,36 @@ class RateBudget:
             log.warning("could not share a flood wait with other workers: %s", exc)
 
     async def _group_turn(self, chat_id: int) -> None:
-        """Groups: 20 a minute, bursts of a few (kept per worker: a group's alerts come from one)."""
+        """Groups: 20 a minute with bursts of a few, for all workers together.
+
+        A group's own pace is kept in the same table as the bot's, under its own key: one
+        conditional update per send moves it forward (groups get safeguarding alerts, not replies,
+        so the round trip stays off the young people's path). Without the database the worker
+        paces the group alone.
+        """
         spacing = 60.0 / self.limits.group_per_minute
         now = self.clock()
-        theoretical = max(self._groups.get(chat_id, now), now)
+        theoretical = await self._group_slot_shared(chat_id, now, spacing) \
+            if self.sessions is not None else None
+        if theoretical is None:
+            theoretical = max(self._groups.get(chat_id, now), now)
+            self._groups[chat_id] = theoretical + spacing
         wait = theoretical - now - spacing * (self.limits.group_burst - 1)
-        self._groups[chat_id] = theoretical + spacing
         if wait > 0:
             await asyncio.sleep(wait)
+
+    async def _group_slot_shared(self, chat_id: int, now: float, spacing: float) -> float | None:
+        """When the group's next send would be due at its steady pace; None without the database."""
+        try:
+            return await asyncio.to_thread(self._group_slot_in_database, chat_id, now, spacing)
+        except Exception as exc:
+            log.warning("shared pace of group %s unavailable, pacing it in this worker: %s", chat_id, exc)
+            return None
+
+    def _group_slot_in_database(self, chat_id: int, now: float, spacing: float) -> float | None:
+        assert self.sessions is not None
+        with self.sessions.begin() as session:
+            return repo.reserve_slots(session, group_key(self.key, chat_id), now, 1, spacing, False)
 
     def _ensure_dispatcher(self) -> None:
         if self._wake is None:

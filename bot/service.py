@@ -83,6 +83,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class _Delivered:
+    """Replies reported delivered, removed by a turn's statement if it queues a reply."""
+
+    ids: list[int]
+    removed: bool = False
+
+
 @dataclass(frozen=True)
 class Turn:
     outbound: tuple[Outbound, ...]
@@ -93,6 +101,8 @@ class Turn:
     events: tuple[Event, ...] = ()
     # The queued copy of this reply (when the channel asked for one): report it delivered.
     reply: QueuedReply | None = None
+    # The language the conversation goes on in after this turn (None: not decided yet).
+    language: str | None = None
 
 
 class ConversationService:
@@ -200,10 +210,27 @@ class ConversationService:
 
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
               interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
+        # Replies delivered since the last removal go with this turn's own (no commit of their own).
+        delivered = _Delivered(self.outbox.take_delivered() if keep_reply is not None else [])
+        try:
+            turn = self._turn_in(channel, external_id, inbound, message_key, interface_language,
+                                 keep_reply, delivered)
+        except BaseException:
+            self.outbox.put_back(delivered.ids)
+            raise
+        if delivered.removed:
+            self.outbox.forgotten(delivered.ids)
+        else:
+            self.outbox.put_back(delivered.ids)
+        return turn
+
+    def _turn_in(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
+                 interface_language: str | None, keep_reply: dict[str, Any] | None,
+                 delivered: _Delivered) -> Turn:
         context = self.refresh_campaigns()
         now = self.clock()
         with self.sessions.begin() as session:
-            known, stored = repo.find_conversation(session, channel, external_id)
+            known, stored, buttons_at = repo.find_conversation(session, channel, external_id)
             # Checked before anyone is created: a redelivered /delete must not bring the person back.
             if message_key is not None and not repo.mark_handled(session, channel, message_key, known,
                                                                  now):
@@ -219,7 +246,7 @@ class ConversationService:
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
                 return self._reply(session, channel, external_id, keep_reply, result, outbound, now,
-                                   None)
+                                   None, delivered, buttons_at)
             participant_id = known or repo.get_or_create_participant(
                 session, channel, external_id, now, new_id=self.new_id).id
             extra = self._apply(session, participant_id, result, now)
@@ -235,20 +262,22 @@ class ConversationService:
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
             return self._reply(session, channel, external_id, keep_reply, result,
-                               result.outbound + extra, now, version)
+                               result.outbound + extra, now, version, delivered, buttons_at)
 
     def _reply(self, session: Session, channel: str, external_id: str,
                keep_reply: dict[str, Any] | None, result: Step, outbound: tuple[Outbound, ...],
-               now: datetime, version: int | None) -> Turn:
+               now: datetime, version: int | None, delivered: _Delivered,
+               buttons_at: int | None) -> Turn:
         reply = None
         if keep_reply is not None and (outbound or result.acknowledgement):
-            payload = payload_of(keep_reply, result.acknowledgement, outbound)
+            payload = payload_of(keep_reply, result.acknowledgement, outbound, buttons_at)
             reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
-                                        version)
+                                        version, delivered.ids)
+            delivered.removed = True
             reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
                                 state_version=version)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
-                    reply=reply)
+                    reply=reply, language=result.state.language)
 
     def _nothing_kept(self, result: Step) -> tuple[Outbound, ...]:
         if not result.has(EventType.DATA_REQUESTED):
@@ -339,7 +368,7 @@ class ConversationService:
 
     def _stop(self, channel: str, external_id: str, now: datetime) -> None:
         with self.sessions.begin() as session:
-            participant_id, stored = repo.find_conversation(session, channel, external_id)
+            participant_id, stored, _ = repo.find_conversation(session, channel, external_id)
             if participant_id is None:
                 return
             repo.set_stopped(session, participant_id, True, now)

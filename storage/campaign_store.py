@@ -34,11 +34,15 @@ class RunInfo:
     position: int
     published_at: datetime
     closed_at: datetime | None
+    # The schedule set over the file's (local wall-clock times), and when; None: the file's applies.
+    opens_local: datetime | None = None
+    closes_local: datetime | None = None
+    scheduled_at: datetime | None = None
 
 
 def _run_info(run: CampaignRun) -> RunInfo:
     return RunInfo(run.campaign_id, run.version, run.partner_id, run.broadcast, run.position,
-                   run.published_at, run.closed_at)
+                   run.published_at, run.closed_at, run.opens_local, run.closes_local, run.scheduled_at)
 
 
 def store_version(session: Session, campaign_id: str, version: int, definition: dict[str, Any],
@@ -53,6 +57,11 @@ def stored_version(session: Session, campaign_id: str, version: int) -> StoredVe
     if row is None:
         return None
     return StoredVersion(row.id, row.version, row.source, row.source_hash, row.partner_id)
+
+
+def stored_definition(session: Session, campaign_id: str, version: int) -> dict[str, Any] | None:
+    row = session.get(Campaign, (campaign_id, version))
+    return dict(row.definition) if row is not None else None
 
 
 def highest_version(session: Session, campaign_id: str) -> int | None:
@@ -110,13 +119,28 @@ def close_run(session: Session, campaign_id: str, now: datetime) -> bool:
     return True
 
 
+def set_schedule(session: Session, campaign_id: str, opens: datetime | None, closes: datetime | None,
+                 now: datetime) -> None:
+    """Replace the file's opening and closing times (local wall-clock times) from now on."""
+    session.execute(update(CampaignRun).where(CampaignRun.campaign_id == campaign_id)
+                    .values(opens_local=opens, closes_local=closes, scheduled_at=now))
+
+
+def clear_schedule(session: Session, campaign_id: str) -> None:
+    """The file's opening and closing times apply again."""
+    session.execute(update(CampaignRun).where(CampaignRun.campaign_id == campaign_id)
+                    .values(opens_local=None, closes_local=None, scheduled_at=None))
+
+
 def runs_signature(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a campaign is published, republished or closed: workers then reload."""
-    # Versions only grow, so their sum moves with every publish, even within the same second.
-    row = session.execute(select(func.count(), func.sum(CampaignRun.version),
-                                 func.max(CampaignRun.published_at), func.count(CampaignRun.closed_at),
-                                 func.max(CampaignRun.closed_at))).one()
-    return tuple(row)
+    """Changes whenever a campaign is published, republished, rescheduled or closed: workers then
+    reload."""
+    # Every run's row as it is (a deployment has tens of campaigns, not thousands): exact, even when
+    # two changes fall within the same clock tick.
+    rows = session.execute(select(CampaignRun.campaign_id, CampaignRun.version, CampaignRun.published_at,
+                                  CampaignRun.closed_at, CampaignRun.opens_local, CampaignRun.closes_local,
+                                  CampaignRun.scheduled_at).order_by(CampaignRun.campaign_id)).all()
+    return tuple(tuple(row) for row in rows)
 
 
 # Participations

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -76,6 +77,9 @@ class ChannelIdentity(Base):
     external_id: Mapped[str] = mapped_column(String)
     participant_id: Mapped[str] = _participant_fk(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The chat's last message whose buttons are still live, kept for whichever worker handles the
+    # next message: a typed answer takes those buttons off (written with delivered replies' removal).
+    buttons_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ConsentRecord(Base):
@@ -141,6 +145,11 @@ class CampaignRun(Base):
     position: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set from the console or `youthvoice campaign schedule`: these times replace the file's (local
+    # wall-clock times in each city, naive like the file's; None: opens now, or never closes).
+    opens_local: Mapped[datetime | None] = mapped_column(DateTime())
+    closes_local: Mapped[datetime | None] = mapped_column(DateTime())
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Participation(Base):
@@ -450,3 +459,22 @@ class CouncilReply(Base):
     text_fr: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ResultSnapshot(Base):
+    """A city's aggregates over some campaigns, as last computed for the results pages.
+
+    Pages read this row instead of counting every answer again; it is recomputed when answers
+    arrived since (at most once a minute), and never again once every campaign in it has closed
+    (late answers are not kept). An erasure forgets every snapshot.
+    """
+
+    __tablename__ = "result_snapshots"
+
+    city: Mapped[str] = mapped_column(String, primary_key=True)
+    # The campaign ids, sorted and comma-separated; "*" for all of the city's campaigns.
+    campaigns: Mapped[str] = mapped_column(String, primary_key=True)
+    aggregates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The highest answer id when it was computed: a higher one means answers arrived since.
+    answer_mark: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,7 +9,7 @@ The period is half-open, ``start <= answered_at < end``, in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,8 @@ from storage.models import Answer, AnswerOption, Campaign, SafeguardingAlert, Su
 Group = tuple[str | None, str | None]
 # (campaign id, question id)
 QuestionKey = tuple[str, str]
+# Only these campaigns' answers; None: every campaign's.
+Campaigns = Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,25 @@ class CityAggregates:
         return sum(self.answered.values()) + sum(self.skipped.values())
 
 
-def _in_period(city: str, start: datetime, end: datetime) -> list[Any]:
-    return [Answer.city == city, Answer.answered_at >= start, Answer.answered_at < end]
+def _in_period(city: str, start: datetime, end: datetime,
+               campaigns: Campaigns = None) -> list[Any]:
+    where = [Answer.city == city, Answer.answered_at >= start, Answer.answered_at < end]
+    if campaigns is not None:
+        where.append(Answer.campaign_id.in_(campaigns))
+    return where
 
 
-def participant_count(session: Session, city: str, start: datetime, end: datetime) -> int:
+def participant_count(session: Session, city: str, start: datetime, end: datetime,
+                      campaigns: Campaigns = None) -> int:
     return int(session.execute(
-        select(func.count(distinct(Answer.participant_id))).where(*_in_period(city, start, end))
+        select(func.count(distinct(Answer.participant_id))).where(*_in_period(city, start, end, campaigns))
     ).scalar_one())
 
 
 def participants_by_group(session: Session, city: str, start: datetime,
-                          end: datetime) -> dict[Group, int]:
+                          end: datetime, campaigns: Campaigns = None) -> dict[Group, int]:
     profiles = (select(Answer.participant_id, Answer.age_band, Answer.neighbourhood)
-                .where(*_in_period(city, start, end)).distinct().subquery())
+                .where(*_in_period(city, start, end, campaigns)).distinct().subquery())
     rows = session.execute(
         select(profiles.c.age_band, profiles.c.neighbourhood, func.count())
         .group_by(profiles.c.age_band, profiles.c.neighbourhood))
@@ -76,31 +83,33 @@ def participants_by_group(session: Session, city: str, start: datetime,
 
 
 def participants_by_campaign(session: Session, city: str, start: datetime,
-                             end: datetime) -> dict[str, int]:
+                             end: datetime, campaigns: Campaigns = None) -> dict[str, int]:
     rows = session.execute(
         select(Answer.campaign_id, func.count(distinct(Answer.participant_id)))
-        .where(*_in_period(city, start, end)).group_by(Answer.campaign_id))
+        .where(*_in_period(city, start, end, campaigns)).group_by(Answer.campaign_id))
     return {campaign_id: count for campaign_id, count in rows}
 
 
-def completions(session: Session, city: str, start: datetime,
-                end: datetime) -> dict[tuple[str, Group], int]:
+def completions(session: Session, city: str, start: datetime, end: datetime,
+                campaigns: Campaigns = None) -> dict[tuple[str, Group], int]:
     done = SurveyCompletion
+    where = [done.city == city, done.completed_at >= start, done.completed_at < end]
+    if campaigns is not None:
+        where.append(done.campaign_id.in_(campaigns))
     rows = session.execute(
         select(done.campaign_id, done.age_band, done.neighbourhood, func.count())
-        .where(done.city == city, done.completed_at >= start, done.completed_at < end)
-        .group_by(done.campaign_id, done.age_band, done.neighbourhood))
+        .where(*where).group_by(done.campaign_id, done.age_band, done.neighbourhood))
     return {(campaign_id, (age_band, neighbourhood)): count
             for campaign_id, age_band, neighbourhood, count in rows}
 
 
-def answer_counts(session: Session, city: str, start: datetime, end: datetime
+def answer_counts(session: Session, city: str, start: datetime, end: datetime, campaigns: Campaigns = None
                   ) -> tuple[dict[tuple[QuestionKey, Group], int], dict[QuestionKey, int]]:
     """Answers given and skipped, per question and group."""
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                Answer.skipped, func.count())
-        .where(*_in_period(city, start, end))
+        .where(*_in_period(city, start, end, campaigns))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                   Answer.skipped))
     answered: dict[tuple[QuestionKey, Group], int] = {}
@@ -114,13 +123,14 @@ def answer_counts(session: Session, city: str, start: datetime, end: datetime
 
 
 def option_counts(session: Session, city: str, start: datetime,
-                  end: datetime) -> dict[tuple[QuestionKey, Group, str], int]:
+                  end: datetime,
+                  campaigns: Campaigns = None) -> dict[tuple[QuestionKey, Group, str], int]:
     """How many chose each option, per question and group; French and English answers alike."""
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                AnswerOption.option_id, func.count())
         .join(AnswerOption, AnswerOption.answer_id == Answer.id)
-        .where(*_in_period(city, start, end))
+        .where(*_in_period(city, start, end, campaigns))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                   AnswerOption.option_id))
     return {((campaign_id, question_id), (age_band, neighbourhood), option_id): count
@@ -128,11 +138,12 @@ def option_counts(session: Session, city: str, start: datetime,
 
 
 def number_counts(session: Session, city: str, start: datetime,
-                  end: datetime) -> dict[tuple[QuestionKey, Group, float], int]:
+                  end: datetime,
+                  campaigns: Campaigns = None) -> dict[tuple[QuestionKey, Group, float], int]:
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                Answer.number, func.count())
-        .where(*_in_period(city, start, end), Answer.number.is_not(None))
+        .where(*_in_period(city, start, end, campaigns), Answer.number.is_not(None))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.age_band, Answer.neighbourhood,
                   Answer.number))
     return {((campaign_id, question_id), (age_band, neighbourhood), float(number or 0)): count
@@ -140,29 +151,31 @@ def number_counts(session: Session, city: str, start: datetime,
 
 
 def topic_counts(session: Session, city: str, start: datetime,
-                 end: datetime) -> dict[tuple[QuestionKey, str | None], int]:
+                 end: datetime,
+                 campaigns: Campaigns = None) -> dict[tuple[QuestionKey, str | None], int]:
     rows = session.execute(
         select(Answer.campaign_id, Answer.question_id, Answer.topic, func.count())
         # Past the retention period only the scrubbed text remains: still a free-text answer.
-        .where(*_in_period(city, start, end),
+        .where(*_in_period(city, start, end, campaigns),
                func.coalesce(Answer.text, Answer.scrubbed_text).is_not(None), Answer.skipped.is_(False))
         .group_by(Answer.campaign_id, Answer.question_id, Answer.topic))
     return {((campaign_id, question_id), topic): count for campaign_id, question_id, topic, count in rows}
 
 
-def city_aggregates(session: Session, city: str, start: datetime, end: datetime) -> CityAggregates:
-    """All of the above for one city and period."""
-    answered, skipped = answer_counts(session, city, start, end)
+def city_aggregates(session: Session, city: str, start: datetime, end: datetime,
+                    campaigns: Campaigns = None) -> CityAggregates:
+    """All of the above for one city and period; of the named campaigns only, when named."""
+    answered, skipped = answer_counts(session, city, start, end, campaigns)
     return CityAggregates(
         city=city, start=start, end=end,
-        participants=participant_count(session, city, start, end),
-        participants_by_group=participants_by_group(session, city, start, end),
-        participants_by_campaign=participants_by_campaign(session, city, start, end),
-        completions=completions(session, city, start, end),
+        participants=participant_count(session, city, start, end, campaigns),
+        participants_by_group=participants_by_group(session, city, start, end, campaigns),
+        participants_by_campaign=participants_by_campaign(session, city, start, end, campaigns),
+        completions=completions(session, city, start, end, campaigns),
         answered=answered, skipped=skipped,
-        options=option_counts(session, city, start, end),
-        numbers=number_counts(session, city, start, end),
-        topics=topic_counts(session, city, start, end),
+        options=option_counts(session, city, start, end, campaigns),
+        numbers=number_counts(session, city, start, end, campaigns),
+        topics=topic_counts(session, city, start, end, campaigns),
     )
 
 

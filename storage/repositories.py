@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Executable,
     Table,
@@ -45,6 +46,7 @@ from storage.models import (
     Participant,
     PendingReply,
     RateBudget,
+    ResultSnapshot,
     SafeguardingAlert,
     SurveyCompletion,
 )
@@ -109,20 +111,40 @@ _completions = cast(Table, SurveyCompletion.__table__)
 
 
 def find_conversation(session: Session, channel: str,
-                      external_id: str) -> tuple[str | None, StoredState | None]:
-    """The participant id behind a channel identity and their conversation state, in one query."""
+                      external_id: str) -> tuple[str | None, StoredState | None, int | None]:
+    """The participant id behind a channel identity, their conversation state and the chat's last
+    message with live buttons, in one query."""
     row = _run(session, "find_conversation", lambda _: (
-        select(_identities.c.participant_id, _states.c.data, _states.c.version)
+        select(_identities.c.participant_id, _states.c.data, _states.c.version,
+               _identities.c.buttons_message_id)
         .select_from(_identities.outerjoin(
             _states, _states.c.participant_id == _identities.c.participant_id))
         .where(_identities.c.channel == bindparam("channel"),
                _identities.c.external_id == bindparam("external_id"))
     ), {"channel": channel, "external_id": external_id}).first()
     if row is None:
-        return None, None
+        return None, None, None
     state = StoredState(data=row.data, version=row.version) if row.version is not None else None
-    return row.participant_id, state
+    return row.participant_id, state, row.buttons_message_id
 
+
+def record_buttons(session: Session, channel: str, buttons: dict[str, tuple[int, bool]]) -> None:
+    """Per chat (address): this message now has live buttons, or no longer has (message id, live).
+
+    Only forward: another worker may have recorded a later message of the chat meanwhile (message
+    ids grow within a chat), and news of an older one must not overwrite it.
+    """
+    if not buttons:
+        return
+    _run(session, "record_buttons", lambda _: (
+        update(_identities)
+        .where(_identities.c.channel == bindparam("identity_channel"),
+               _identities.c.external_id == bindparam("address"),
+               (_identities.c.buttons_message_id.is_(None))
+               | (_identities.c.buttons_message_id <= bindparam("message_id")))
+        .values(buttons_message_id=case((bindparam("live"), bindparam("message_id")), else_=None))
+    ), [{"identity_channel": channel, "address": address, "message_id": message_id, "live": live}
+        for address, (message_id, live) in buttons.items()])
 
 
 def find_participant(session: Session, channel: str, external_id: str) -> Participant | None:
@@ -242,16 +264,26 @@ def forget_handled_before(session: Session, cutoff: datetime) -> int:
     return len(deleted.all())
 
 
+def _chat_replies() -> ColumnElement[bool]:
+    return (_replies.c.channel == bindparam("channel")) & (_replies.c.address == bindparam("address"))
+
+
 def queue_reply(session: Session, channel: str, address: str, payload: dict[str, Any],
-                now: datetime, due_at: datetime, state_version: int | None = None) -> int:
+                now: datetime, due_at: datetime, state_version: int | None = None,
+                delivered: Sequence[int] = ()) -> int:
     """Keep a turn's reply until it is delivered; it replaces any older reply still waiting there.
 
     A newer reply says where the conversation stands now, so delivering an older one after it
     would only confuse. Until ``due_at`` the caller delivers it; after that, anyone may.
+    ``delivered``: replies (to any chat) reported delivered since, removed by the same statement.
     """
-    where = {"channel": channel, "address": address}
-    _run(session, "replace_reply", lambda _: delete(_replies).where(
-        _replies.c.channel == bindparam("channel"), _replies.c.address == bindparam("address")), where)
+    where: dict[str, Any] = {"channel": channel, "address": address}
+    if delivered:
+        _run(session, "replace_reply_and_forget", lambda _: delete(_replies).where(
+            _chat_replies() | _replies.c.id.in_(bindparam("delivered", expanding=True))),
+            {**where, "delivered": list(delivered)})
+    else:
+        _run(session, "replace_reply", lambda _: delete(_replies).where(_chat_replies()), where)
     return int(_run(session, "queue_reply", lambda dialect: (
         _insert_for(dialect, _replies)
         .values(channel=bindparam("channel"), address=bindparam("address"), payload=bindparam("payload"),
@@ -585,6 +617,8 @@ def erase_participant(session: Session, participant_id: str, *,
     a message already passed to safeguarding staff stays, with what lets staff reply to it (the
     pseudonymous participant and the chat identity); everything else goes.
     """
+    # The results pages' kept counts may include this person: they are counted again.
+    session.execute(delete(ResultSnapshot))
     if keep_safeguarding and session.scalar(
             select(func.count()).where(SafeguardingAlert.participant_id == participant_id)):
         return _erase_all_but_safeguarding(session, participant_id)

@@ -7,25 +7,25 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.broadcast import Planner, Progress
+from bot.broadcast import Planner
 from bot.campaign_export import rows_for, write_csv, write_xlsx
+from bot.campaign_schedule import Planned, ScheduleError, parse_local, plan_of, reschedule
 from bot.campaigns import Catalogue, PublishError, publish
-from bot.channels.telegram import CHANNEL
 from bot.engine.loader import SurveyError, load_survey
-from bot.engine.survey import Survey
+from bot.engine.survey import LANGUAGES, Survey
 from storage import campaign_reports as reports
 from storage import campaign_store as store
-from storage import invitations as queue
 from storage.campaign_reports import METRICS, Group
 from storage.invitations import Audience
 from web.i18n import N_
 from web.pages import NotFound, Page, page
-from web.partner import partner_cities
+from web.partner import check, partner_cities
 
 METRIC_NAMES = {
     "targeted": N_("in the target"), "invited": N_("invited"), "delivered": N_("delivered"),
@@ -53,6 +53,8 @@ class Status:
     by_city: tuple[Line, ...]
     by_band: tuple[Line, ...]
     waiting: int
+    planned: Planned
+    counted_at: datetime
 
 
 def _catalogue(current: Page) -> Catalogue:
@@ -105,7 +107,7 @@ def campaign_list(current: Page) -> Response:
         survey = catalogue.versions.get((run.campaign_id, run.version))
         if survey is None or run.partner_id != current.user.partner_id:
             continue
-        groups = reports.progress_by_group(current.db, run.campaign_id, [], CHANNEL)
+        groups = current.console.statuses.figures(current.db, run.campaign_id, []).groups
         total: Counter[str] = Counter()
         for counts in groups.values():
             total.update(counts)
@@ -117,25 +119,58 @@ def campaign_list(current: Page) -> Response:
 def status_of(current: Page, campaign_id: str) -> Status:
     catalogue, run, survey = _own(current, campaign_id)
     audiences = _audiences(survey) if run.broadcast and run.closed_at is None else []
-    groups = reports.progress_by_group(current.db, run.campaign_id, audiences, CHANNEL)
+    # In the page's transaction when counted now: SQLite would make a second one wait for this one.
+    figures = current.console.statuses.figures(current.db, run.campaign_id, audiences)
+    groups = figures.groups
     total: Counter[str] = Counter()
     for counts in groups.values():
         total.update(counts)
     cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
-    # In the page's transaction: SQLite would make a second one wait for this one.
-    progress = Progress(queue.counts(current.db, run.campaign_id),
-                        queue.next_due(current.db, run.campaign_id))
     return Status(survey, run, state_of(current, catalogue, run, survey), total,
-                  _lines(groups, 0, cities), _lines(groups, 1, {}), progress.waiting)
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress.waiting,
+                  plan_of(current.db, current.config, survey, run, current.now), figures.counted_at)
+
+
+def _status_page(current: Page, status: int = 200, problem: str | None = None,
+                 drafts: tuple[str, str] | None = None) -> Response:
+    report = status_of(current, current.request.path_params["campaign_id"])
+    notice = current.request.query_params.get("done") if status == 200 else None
+    if drafts is None:
+        drafts = (_local_field(report.planned.opens), _local_field(report.planned.closes))
+    cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
+    quiet = {c.city: current.config.quiet_hours_of(c.city) for c in report.planned.cities}
+    return current.render("campaign_status.html", status=status, report=report, metrics=METRICS,
+                          names=METRIC_NAMES, states=STATE_NAMES, k=current.config.reporting.min_group_size,
+                          notice=notice, problem=problem, drafts=drafts, city_names=cities,
+                          quiet=quiet)
+
+
+def _local_field(moment: datetime | None) -> str:
+    """A local time as the browser's date-and-time field wants it."""
+    return "" if moment is None else moment.strftime("%Y-%m-%dT%H:%M")
 
 
 @page("partner")
 def campaign_status(current: Page) -> Response:
-    status = status_of(current, current.request.path_params["campaign_id"])
-    notice = current.request.query_params.get("done")
-    return current.render("campaign_status.html", report=status, metrics=METRICS, names=METRIC_NAMES,
-                          states=STATE_NAMES, k=current.config.reporting.min_group_size, notice=notice,
-                          problem=None)
+    return _status_page(current)
+
+
+@page("partner")
+def schedule(current: Page) -> Response:
+    """Set when the campaign opens and closes: what `youthvoice campaign schedule` does."""
+    assert current.user is not None
+    _, run, survey = _own(current, current.request.path_params["campaign_id"])
+    drafts = (current.field("opens"), current.field("closes"))
+    try:
+        opens = parse_local(drafts[0], current.tr("Opens"))
+        closes = parse_local(drafts[1], current.tr("Closes"))
+        reschedule(current.db, current.config, survey, opens, closes, current.now,
+                   actor=current.user.email, partner_id=current.user.partner_id)
+    except ScheduleError as exc:
+        current.finish_transaction(commit=False)
+        return _status_page(current, 400, current.said(exc), drafts)
+    current.console.statuses.forget(run.campaign_id)
+    return current.redirect(f"/campaigns/{run.campaign_id}?done=scheduled")
 
 
 @page("partner")
@@ -147,12 +182,24 @@ def publish_file(current: Page) -> Response:
         survey = load_survey(source, "campaign.yml", current.config.community())
         published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
                             current.now)
+        current.audit("campaign_published", survey.id, version=published.version)
+        current.console.statuses.forget(survey.id)
+        # Times chosen beside the Publish button, when they differ from the file's: set in the
+        # same transaction, so that nothing goes out at the file's time meanwhile.
+        opens = parse_local(current.field("opens"), current.tr("Opens"))
+        closes = parse_local(current.field("closes"), current.tr("Closes"))
+        if "opens" in (current.form or {}) and (opens, closes) != (survey.schedule.opens,
+                                                                   survey.schedule.closes):
+            reschedule(current.db, current.config, survey, opens, closes, current.now,
+                       actor=current.user.email, partner_id=current.user.partner_id)
     except SurveyError:
         return current.redirect("/campaigns/check")
     except PublishError as exc:
         current.finish_transaction(commit=False)
-        return current.render("campaign_check.html", status=400, checked=None, problem=str(exc))
-    current.audit("campaign_published", survey.id, version=published.version)
+        checked = check(source, "campaign.yml", current.config.community())
+        return current.render("campaign_check.html", status=400, checked=checked, problem=current.said(exc),
+                              outside=[], languages=LANGUAGES,
+                              drafts=(current.field("opens"), current.field("closes")))
     return current.redirect(f"/campaigns/{survey.id}?done=published")
 
 
@@ -165,6 +212,7 @@ def send(current: Page) -> Response:
     console = current.console
     added = Planner(console.sessions, current.config, console.catalogue, console.clock).plan(run.campaign_id)
     current.audit("campaign_sent", run.campaign_id, queued=added)
+    console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=sent")
 
 
@@ -173,6 +221,7 @@ def close(current: Page) -> Response:
     _, run, _survey = _own(current, current.request.path_params["campaign_id"])
     if store.close_run(current.db, run.campaign_id, current.now):
         current.audit("campaign_closed", run.campaign_id)
+        current.console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=closed")
 
 
@@ -201,6 +250,7 @@ ROUTES = [
     Route("/campaigns/publish", publish_file, methods=["POST"]),
     Route("/campaigns/{campaign_id}", campaign_status, methods=["GET"]),
     Route("/campaigns/{campaign_id}/send", send, methods=["POST"]),
+    Route("/campaigns/{campaign_id}/schedule", schedule, methods=["POST"]),
     Route("/campaigns/{campaign_id}/close", close, methods=["POST"]),
     Route("/campaigns/{campaign_id}/export.{kind}", export, methods=["GET"]),
 ]

@@ -13,7 +13,6 @@ from storage import campaign_store, council_replies, digest_store
 from storage.models import DigestDelivery
 from web.i18n import N_
 from web.pages import Forbidden, NotFound, Page, page
-from web.results import city_results
 
 # The digest is an email: inline styles are how it survives mail clients. Still no script, nothing
 # from elsewhere, and only this console may frame it.
@@ -45,7 +44,7 @@ def _digests(current: Page, council: CouncilConfig) -> list[DigestDelivery]:
 @page("council")
 def overview(current: Page) -> Response:
     council = _council(current)
-    results = city_results(current.db, current.config, council.city, current.language, current.now)
+    results = current.console.results.results(current.db, council.city, current.language, current.now)
     return current.render("council.html", council=council, digests=_digests(current, council),
                           results=results)
 
@@ -80,8 +79,10 @@ def _results_page(current: Page, status: int = 200, problem: str | None = None,
                   drafts: tuple[str, str] = ("", "")) -> Response:
     council = _council(current)
     campaign_id = current.request.path_params["campaign_id"]
-    results = city_results(current.db, current.config, council.city, current.language, current.now,
-                           [campaign_id])
+    # In the page's transaction: after a refused answer it holds SQLite's one write lock.
+    run = campaign_store.run(current.db, campaign_id)
+    results = current.console.results.results(current.db, council.city, current.language, current.now,
+                                               [campaign_id], run.closed_at if run else None)
     if not results.campaigns:
         raise NotFound
     reply = council_replies.reply_for(current.db, campaign_id, council.city)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from gettext import GNUTranslations
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
@@ -44,6 +45,9 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     env.filters["percent"] = lambda value: format_percent(value, locale=locale)
     env.filters["when"] = lambda value: _when(value, locale)
     env.filters["day"] = lambda value: format_date(value, "long", locale=locale)
+    # An instant as the wall-clock time of a city (its IANA zone name).
+    env.filters["local"] = lambda value, zone: format_datetime(value, "d MMM y, HH:mm", tzinfo=ZoneInfo(zone),
+                                                               locale=locale)
     env.globals["language"] = language
     return env
 

@@ -20,13 +20,16 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.campaigns import LiveCatalogue
+from bot.campaigns import LiveCatalogue, PublishError
 from bot.config import AppConfig
+from bot.engine.loader import Problem
 from bot.engine.turn import Context
 from storage import staff_repository as staff
 from storage.staff import StaffUser
 from web.i18n import LANGUAGES, best_language
+from web.results import ResultsCache
 from web.settings import WebSettings
+from web.status import StatusCache
 
 SESSION_COOKIE = "yv_session"
 CSRF_COOKIE = "yv_csrf"
@@ -49,6 +52,10 @@ class Console:
     clock: Callable[[], datetime]
     # Reloaded whenever the stored campaigns changed (checked on every read: the pages show live state).
     catalogue: LiveCatalogue
+    # The results pages' counts, kept between requests.
+    results: ResultsCache
+    # The status pages' progress figures, kept a few seconds.
+    statuses: StatusCache
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 
@@ -113,6 +120,13 @@ class Page:
         text = self.console.translations[self.language].gettext(message)
         return text % values if values else text
 
+    def said(self, message: Problem | PublishError) -> str:
+        """A checker's or a refusal's message (the bot's catalog) in the reader's language."""
+        catalog = self.console.context.catalog
+        if isinstance(message, PublishError):
+            return message.in_(catalog, self.language)
+        return message.message_in(catalog, self.language)
+
     def field(self, name: str) -> str:
         value = self.form.get(name) if self.form is not None else None
         return value.strip() if isinstance(value, str) else ""
@@ -121,7 +135,7 @@ class Page:
         env = self.console.environments[self.language]
         body = env.get_template(template).render(
             user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
-            now=self.now, **values)
+            now=self.now, said=self.said, **values)
         return HTMLResponse(body, status_code=status)
 
     def return_path(self) -> str:

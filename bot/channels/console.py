@@ -43,10 +43,13 @@ class ConsoleChat:
         self.runner = asyncio.Runner()
         # On a question that wants typed input, buttons are '#n' so that '3' stays an answer.
         self.prefix = ""
+        # Once the conversation has a language, the chat's own lines follow it.
+        self.conversation_language: str | None = None
 
     def tr(self, message: str) -> str:
-        """The chat's own lines, in the terminal's language (the conversation's may differ)."""
-        code = (self.language or "").split("-")[0].lower()
+        """The chat's own lines: in the conversation's language once it has one, before that in
+        the terminal's."""
+        code = (self.conversation_language or self.language or "").split("-")[0].lower()
         language = code if code in LANGUAGES else self.service.context.community.default_language
         return self.service.catalog.gettext(language, message)
 
@@ -55,6 +58,8 @@ class ConsoleChat:
         self.stdout.flush()
 
     def show(self, turn: Turn) -> None:
+        if turn.language:
+            self.conversation_language = turn.language
         if turn.acknowledgement:
             self.write(f"  ✓ {turn.acknowledgement}")
         for message in turn.outbound:

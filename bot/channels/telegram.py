@@ -66,7 +66,8 @@ KEPT = N_("Got it. I can't save answers this very minute, but your message is sa
           "I'll reply as soon as I can.")
 # Labels this short fit side by side (the 1-5 scale, yes/no).
 SHORT_LABEL = 6
-# Chats whose last buttons a worker remembers (a typed answer takes them off).
+# Chats whose last buttons a worker remembers (a typed answer takes them off); the database keeps
+# them all for other workers and restarts.
 KEYBOARDS_KEPT = 100_000
 # Keyboards built for the questions asked lately (a few per question and language).
 KEYBOARDS_CACHED = 1024
@@ -143,8 +144,14 @@ class Edit:
     markup: InlineKeyboardMarkup | None
     # A replaced question (multi-choice toggles) is sent anew if its message cannot be edited.
     or_send: bool = False
-    # Only takes the buttons off an earlier question: failing is harmless (the message may be gone).
-    clears: bool = False
+
+
+@dataclass(frozen=True)
+class ClearButtons:
+    """Takes the buttons off an earlier question, its text unchanged (only its id is known to
+    every worker). Failing is harmless: the message may be gone or already without buttons."""
+
+    message_id: int
 
 
 @dataclass(frozen=True)
@@ -165,19 +172,22 @@ def question_of(text: str) -> str:
     return text if rest < 0 else text[rest + 2:]
 
 
+Step = Edit | ClearButtons | Send
+
+
 def actions(payload: dict[str, Any], *, merge: bool = False,
-            live_keyboard: tuple[int, str] | None = None) -> list[Edit | Send]:
+            live_keyboard: int | None = None) -> list[Step]:
     """The Bot API calls that deliver a queued reply, in order.
 
     ``merge``: a pressed question followed by exactly one new message becomes a single edit.
-    ``live_keyboard``: the chat's last question with buttons (message id, text); when the reply
-    asks a question anew elsewhere, its buttons go, so no stale one is left to press.
+    ``live_keyboard``: the chat's last message with buttons; when the reply asks a question anew
+    elsewhere, its buttons go, so no stale one is left to press.
     """
     context = payload["context"]
     pressed: int | None = context.get("pressed")
     outbound = outbound_of(payload)
     acknowledgement: str | None = payload["acknowledgement"]
-    steps: list[Edit | Send] = []
+    steps: list[Step] = []
     if pressed is not None and acknowledgement and not any(m.replace for m in outbound):
         question = question_of(context.get("pressed_text") or "")
         if merge and len(outbound) == 1:
@@ -187,11 +197,11 @@ def actions(payload: dict[str, Any], *, merge: bool = False,
                           None))
     asks_anew = any((m.choices or m.expects_text) and not (m.replace and pressed is not None)
                     for m in outbound)
-    if live_keyboard is not None and asks_anew and live_keyboard[0] != pressed:
+    if live_keyboard is not None and asks_anew and (pressed is None or live_keyboard > pressed):
         # A typed answer, or a press on an older message: the last question's buttons go, so only
-        # the newest question has any. The user's own message shows their answer below it.
-        message_id, text = live_keyboard
-        steps.insert(0, Edit(message_id, text, None, clears=True))
+        # the newest question has any. The user's own message shows their answer below it. (Older
+        # than the pressed message, they went when the pressed one was sent: what we know is stale.)
+        steps.insert(0, ClearButtons(live_keyboard))
     for message in outbound:
         markup = keyboard(message.choices)
         if message.replace and pressed is not None:
@@ -278,9 +288,9 @@ class TelegramChannel:
         # Set by the intake once the updates that waited while this worker was down are stored.
         self.caught_up = asyncio.Event()
         self._alerts_raised = asyncio.Event()
-        # Per chat, the last message this worker sent with buttons (id, text): a typed answer takes
-        # them off. Bounded: the oldest chats are forgotten first.
-        self._keyboards: collections.OrderedDict[int, tuple[int, str]] = collections.OrderedDict()
+        # Per chat, the last message with buttons this worker sent or edited, and whether they are
+        # still live: a typed answer takes them off. Bounded: the oldest chats are forgotten first.
+        self._keyboards: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
 
     def inbound_for(self, message: Message) -> Inbound:
         now = self.service.clock()
@@ -436,21 +446,22 @@ class TelegramChannel:
         # The way a reply is delivered is settled by its first call: a retry resumes the same steps.
         if "merged" not in reply.payload:
             reply.payload["merged"] = self._merging()
-            reply.payload["keyboard"] = self._keyboards.get(chat_id)
-        keyboard_before = reply.payload["keyboard"]
-        steps = actions(reply.payload, merge=reply.payload["merged"],
-                        live_keyboard=tuple(keyboard_before) if keyboard_before else None)
+            reply.payload["keyboard"] = self._live_keyboard(chat_id, reply.payload.get("buttons_at"))
+        live = reply.payload["keyboard"]
+        if isinstance(live, list):
+            live = live[0]  # (message id, text), as replies queued by earlier versions have it
+        steps = actions(reply.payload, merge=reply.payload["merged"], live_keyboard=live)
         for done in range(reply.payload["done"], len(steps)):
             step = steps[done]
             prepaid = await self._slot(chat_id, reply, then=len(steps) - done - 1)
             if prepaid is None:
                 log.info("reply %d to chat %s is out of date: dropped", reply.id, chat_id)
                 break
-            outcome = await self.attempt(chat_id, self._call(bot, chat_id, step, prepaid))
+            outcome = await self.attempt(chat_id, self._call(bot, chat_id, step, prepaid, live))
             if outcome is Outcome.REFUSED and isinstance(step, Edit) and step.or_send:
-                outcome = await self.attempt(chat_id, self._call(bot, chat_id, Send(step.text, step.markup),
-                                                                 False))
-            if isinstance(step, Edit) and step.clears and outcome is not Outcome.SENT:
+                resend = Send(step.text, step.markup)
+                outcome = await self.attempt(chat_id, self._call(bot, chat_id, resend, False, live))
+            if isinstance(step, ClearButtons) and outcome is not Outcome.SENT:
                 outcome = Outcome.SENT  # an earlier question's buttons; the new question matters more
             if outcome is Outcome.UNREACHABLE:
                 try:
@@ -490,9 +501,19 @@ class TelegramChannel:
                 log.warning("could not check that reply %d is current, sending it: %s", reply.id, exc)
         return True
 
-    def _call(self, bot: ExtBot[Any], chat_id: int, step: Edit | Send,
-              prepaid: bool) -> Callable[[], Awaitable[object]]:
-        """The Bot API call for a step; only its first try uses the slot already waited for."""
+    def _live_keyboard(self, chat_id: int, stored: int | None) -> int | None:
+        """The chat's last message with live buttons: what this worker saw, unless the database
+        (as of the turn) knows a later one, sent by another worker or before a restart."""
+        seen = self._keyboards.get(chat_id)
+        if seen is None or (stored is not None and stored > seen[0]):
+            return stored
+        message_id, live = seen
+        return message_id if live else None
+
+    def _call(self, bot: ExtBot[Any], chat_id: int, step: Step, prepaid: bool,
+              live: int | None) -> Callable[[], Awaitable[object]]:
+        """The Bot API call for a step; only its first try uses the slot already waited for.
+        ``live``: the chat's message with live buttons when the reply began."""
         first = [prepaid]
 
         def limit() -> Priority | Prepaid:
@@ -500,7 +521,11 @@ class TelegramChannel:
             return PREPAID if paid else Priority.REPLY
 
         async def call() -> None:
-            if isinstance(step, Edit):
+            if isinstance(step, ClearButtons):
+                await bot.edit_message_reply_markup(chat_id=chat_id, message_id=step.message_id,
+                                                    reply_markup=None, rate_limit_args=limit())
+                message_id = step.message_id
+            elif isinstance(step, Edit):
                 await bot.edit_message_text(step.text, chat_id=chat_id, message_id=step.message_id,
                                             reply_markup=step.markup, rate_limit_args=limit())
                 message_id = step.message_id
@@ -508,18 +533,24 @@ class TelegramChannel:
                 sent = await bot.send_message(chat_id, step.text, reply_markup=step.markup,
                                               rate_limit_args=limit())
                 message_id = sent.message_id
-            self._note_keyboard(chat_id, message_id, step)
+            self._note_keyboard(chat_id, message_id, step, live)
 
         return call
 
-    def _note_keyboard(self, chat_id: int, message_id: int, step: Edit | Send) -> None:
-        if step.markup is not None:
-            self._keyboards[chat_id] = (message_id, step.text)
-            self._keyboards.move_to_end(chat_id)
-            while len(self._keyboards) > KEYBOARDS_KEPT:
-                self._keyboards.popitem(last=False)
-        elif self._keyboards.get(chat_id, (None, ""))[0] == message_id:
-            del self._keyboards[chat_id]
+    def _note_keyboard(self, chat_id: int, message_id: int, step: Step, before: int | None) -> None:
+        """Remember the chat's live buttons, here and (at the next flush) for every worker."""
+        if not isinstance(step, ClearButtons) and step.markup is not None:
+            live = True
+        elif isinstance(step, ClearButtons) or message_id == before or \
+                self._keyboards.get(chat_id, (None, False))[0] == message_id:
+            live = False
+        else:
+            return
+        self._keyboards[chat_id] = (message_id, live)
+        self._keyboards.move_to_end(chat_id)
+        while len(self._keyboards) > KEYBOARDS_KEPT:
+            self._keyboards.popitem(last=False)
+        self.service.outbox.buttons(CHANNEL, str(chat_id), message_id, live)
 
     async def attempt(self, chat_id: int, call: Callable[[], Awaitable[object]]) -> Outcome:
         """One Bot API call, retried through flood limits and network trouble; never raises."""
@@ -574,6 +605,19 @@ class TelegramChannel:
             log.info("delivering a reply to chat %s again (attempt %d)", chat_id, reply.attempts + 1)
             self.schedule(bot, reply)
         return len(due)
+
+    def catch_up_done(self, bot: ExtBot[Any]) -> None:
+        """What waited for this worker is stored: take over what a dead worker left right away,
+        not at the next round (a worker restarted in a crash loop may not live to see it)."""
+        if not self.caught_up.is_set():
+            self.caught_up.set()
+            self._spawn(self._redeliver_now(bot))
+
+    async def _redeliver_now(self, bot: ExtBot[Any]) -> None:
+        try:
+            await self.redeliver(bot)
+        except Exception as exc:
+            log.warning("taking over waiting replies failed, the next round tries again: %s", exc)
 
     async def keep_leases(self, _bot: ExtBot[Any]) -> int:
         """Remove delivered replies; every few seconds tell the others this worker is still at it."""

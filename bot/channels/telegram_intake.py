@@ -42,7 +42,11 @@ POLL_TIMEOUT = 25
 # Beyond the long poll itself, how long to wait for Telegram's answer.
 POLL_READ_MARGIN = 10.0
 MAX_BACKOFF = 30.0
-WEBHOOK_CATCH_UP = 2.0
+# Behind a webhook, the longest a restarted worker waits for what Telegram kept for it before it
+# takes over replies a dead worker left (it usually stops waiting much sooner).
+WEBHOOK_CATCH_UP = 5.0
+# How often to ask Telegram how many updates still wait for delivery meanwhile.
+CATCH_UP_EVERY = 0.2
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Intake:
         self.bot = bot
         self.poll_timeout = poll_timeout
         self._turns: set[asyncio.Task[None]] = set()
+        # Updates the webhook has taken (stored or kept) since this worker started.
+        self.received = 0
 
     async def take(self, update: Update, *, in_spool: bool) -> Handled:
         """Handle one update in its chat's order; returns once its turn is stored or kept."""
@@ -121,7 +127,7 @@ class Intake:
                 if catching_up:
                     # What waited at Telegram while this worker was down is stored: replies left by
                     # a dead worker may now be judged current or not.
-                    self.channel.caught_up.set()
+                    self.channel.catch_up_done(self.bot)
         finally:
             if offset:
                 await self._confirm(offset)
@@ -157,6 +163,37 @@ class Intake:
         with contextlib.suppress(TelegramError, asyncio.CancelledError):
             await self.bot.get_updates(offset=offset, limit=1, timeout=0)
 
+    async def catch_up_webhook(self, longest: float = WEBHOOK_CATCH_UP) -> None:
+        """Behind a webhook: wait until what Telegram kept while this worker was down is stored.
+
+        Telegram sends what waited as soon as the webhook answers, one update after another, and
+        says how many still wait (``pending_update_count``). Caught up when none wait, or when this
+        worker has taken as many as were waiting at the start (new messages keep arriving on a
+        busy bot, and Telegram sends in order), or after ``longest`` at most (an update that keeps
+        failing, or one taken by another worker). Only then are replies a dead worker left
+        judged: one it did deliver is dropped if the answer to it was among those waiting.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + longest
+        waiting: int | None = None
+        taken_before = self.received
+        try:
+            while loop.time() < deadline:
+                try:
+                    info = await self.bot.get_webhook_info()
+                except TelegramError as exc:
+                    log.warning("could not ask Telegram what waits for this bot: %s", exc)
+                else:
+                    if info.pending_update_count == 0:
+                        break
+                    if waiting is None:
+                        waiting, taken_before = info.pending_update_count, self.received
+                    elif self.received - taken_before >= waiting:
+                        break
+                await asyncio.sleep(CATCH_UP_EVERY)
+        finally:
+            self.channel.catch_up_done(self.bot)
+
     def _spawn(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
         self._turns.add(task)
@@ -176,7 +213,10 @@ class Intake:
                 log.warning("webhook request that is not an update: ignored")
                 return web.Response(status=400)
             handled = await self.take(update, in_spool=False)
-            return web.Response(status=500 if handled is Handled.LOST else 200)
+            if handled is Handled.LOST:
+                return web.Response(status=500)
+            self.received += 1
+            return web.Response(status=200)
 
         app = web.Application()
         app.router.add_post(f"/{path.strip('/')}", receive)
@@ -194,6 +234,7 @@ async def serving(application: Application[Any, Any, Any, Any, Any, Any], channe
         await channel.start(bot)
         runner: web.AppRunner | None = None
         poller: asyncio.Task[None] | None = None
+        catch_up: asyncio.Task[None] | None = None
         try:
             if webhook is not None:
                 runner = web.AppRunner(intake.webhook(webhook.path, webhook.secret), access_log=None)
@@ -202,18 +243,19 @@ async def serving(application: Application[Any, Any, Any, Any, Any, Any], channe
                 if webhook.url is not None:
                     await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                           allowed_updates=Update.ALL_TYPES)
-                # Telegram sends what waited for this worker as soon as it answers; give it that
-                # long before taking over replies a dead worker left.
-                asyncio.get_running_loop().call_later(WEBHOOK_CATCH_UP, channel.caught_up.set)
+                # Telegram sends what waited for this worker as soon as it answers: replies a dead
+                # worker left are taken over once that is stored.
+                catch_up = asyncio.create_task(intake.catch_up_webhook())
             else:
                 await bot.delete_webhook()
                 poller = asyncio.create_task(intake.poll())
             yield intake
         finally:
-            if poller is not None:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+            for task in (poller, catch_up):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if runner is not None:
                 await runner.cleanup()
             await channel.stop()

@@ -30,6 +30,12 @@ salome samuel samir sara sarah sebastien sofiane sophia sophie souleymane thomas
 victor william yacine yanis yasmine yassine youssef zoe william ava mia lily jack oliver george
 charlotte sienna archie freddie alfie isla poppy ruby emily ella jayden tyler logan aiden chloe
 jessica megan lauren courtney amelie grace jeanne alexandra victoria
+anne paul luc lou noe nael lena mila agathe timothee mathieu matthieu guillaume francois
+frederic stephane vincent patrick sylvie nathalie celine sandrine julie marc eric alain
+philippe christophe benoit arnaud ludovic apolline gabin timeo lenny kais ayden alya lyna kenza
+sirine ilyan imran ismael younes walid mehdi rayane nassim djibril ousmane seydou boubacar
+abdoulaye mariam mariama binta emile edouard zack nathaniel leonie rosalie beatrice livia maeva
+juliette romane clemence elsa marius antonin augustin hector lyam sohan soline lucien
 """)
 
 # Names that are also ordinary words (rose, pierre, grace, will...): only with a capital letter
@@ -37,5 +43,5 @@ jessica megan lauren courtney amelie grace jeanne alexandra victoria
 AMBIGUOUS_FIRST_NAMES = _listed("""
 rose pierre marine olive may will mark grace hope bill jack summer april june faith joy amber dawn
 victoire claire france florence jean max ben guy sam chance nina paris lily ruby jade louise martin
-morgan bella sky rain
+morgan bella sky rain eve laurent constance ambre blanche milan olivier eden
 """)

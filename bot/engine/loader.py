@@ -73,12 +73,15 @@ class Problem:
 
     def in_(self, catalog: Catalog | None = None, language: str = "en") -> str:
         where = "" if self.field == "(file)" else f"{self.field}: "
-        message = self.message
-        if catalog is not None and self.template:
-            values = {k: catalog.gettext(language, v) if isinstance(v, Term) else v
-                      for k, v in self.values.items()}
-            message = catalog.gettext(language, self.template).format(**values)
-        return f"{self.file}:{self.line}: {where}{message}"
+        return f"{self.file}:{self.line}: {where}{self.message_in(catalog, language)}"
+
+    def message_in(self, catalog: Catalog | None = None, language: str = "en") -> str:
+        """The message alone (no file, line or field), in the partner's language."""
+        if catalog is None or not self.template:
+            return self.message
+        values = {k: catalog.gettext(language, v) if isinstance(v, Term) else v
+                  for k, v in self.values.items()}
+        return catalog.gettext(language, self.template).format(**values)
 
 
 def problem(file: str, line: int, field: str, template: str, **values: object) -> Problem:

@@ -69,7 +69,7 @@ _NAME_CONTEXT = re.compile(
 _TITLES = re.compile(r"^(?:m\.|mme|mlle|mr\.?|mrs\.?|ms\.?|miss|monsieur|madame|dr\.?)$",
                      re.IGNORECASE)
 _TOKEN = re.compile(r"[\wÀ-ÿœŒ.'’-]+")
-_SAINT = re.compile(r"(?:saint|sainte|st|ste|notre-dame-de|rue|avenue|boulevard|place)[ -]$",
+_SAINT = re.compile(r"\b(?:saint|sainte|st|ste|notre-dame-de|rue|avenue|boulevard|place)[ -]$",
                     re.IGNORECASE)
 
 _NAMES = FIRST_NAMES - AMBIGUOUS_FIRST_NAMES
@@ -156,7 +156,7 @@ def _names(text: str) -> Iterator[Span]:
         capital = word[:1].isupper()
         after_context = _NAME_CONTEXT.search(text[max(0, start - 20):start]) is not None
         is_name = (
-            (folded in _NAMES and not _SAINT.search(text[max(0, start - 16):start]))
+            (_first_name(folded) and not _SAINT.search(text[max(0, start - 16):start]))
             or (folded in AMBIGUOUS_FIRST_NAMES and capital and not _sentence_start(text, start))
             or (after_context and capital and not _TITLES.match(word))
         )
@@ -175,6 +175,16 @@ def _names(text: str) -> Iterator[Span]:
             span_end = tokens[index][0] + len(tokens[index][2])
         yield Span(span_start, span_end, "name")
         index += 1
+
+
+def _first_name(folded: str) -> bool:
+    """A first name, or a compound one ("jean-pierre", "marie-claire"): every part a first name
+    (two words that can each be a name are one only together), so "saint-jean", "jean-macé" and
+    "croix-rousse" stay."""
+    if folded in _NAMES:
+        return True
+    parts = folded.split("-")
+    return len(parts) > 1 and all(p in FIRST_NAMES or p in AMBIGUOUS_FIRST_NAMES for p in parts)
 
 
 def _title_before(tokens: list[tuple[int, int, str]], index: int) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
 from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Sent
-from bot.campaigns import publish
+from bot.campaigns import LiveCatalogue, publish
 from bot.engine.loader import load_survey
 from bot.engine.messages import Outbound
 from bot.rate_budget import Limits, RateBudget
@@ -223,3 +223,25 @@ def test_two_workers_share_one_rate_and_never_the_same_invitation(tmp_path: Path
                   for i in range(0, len(times), 25))
     assert busiest <= rate * 1.1
     assert times[-1] - times[0] >= (people / rate) * 0.9
+
+
+def test_invitations_queued_elsewhere_for_a_campaign_just_published_are_sent(app: App) -> None:
+    """A worker whose campaigns were loaded a moment ago, before the partner published and pressed
+    Send in the console (another process), sends the invitations; it does not drop them."""
+    seed_participants(app.sessions, 4, city="lyon")
+    app.catalogue.every = 3600
+    app.catalogue.current()
+    publish_campaign(app)
+    elsewhere = Planner(app.sessions, app.config, LiveCatalogue(app.sessions, app.config, every=0),
+                        app.service.clock)
+    assert elsewhere.plan("quartier") == 4
+    send = Recorder()
+
+    async def one_pass() -> None:
+        sender = broadcaster(app, send)
+        while await sender.round():
+            pass
+        await sender.budget.aclose()
+
+    asyncio.run(one_pass())
+    assert len(send.sent) == 4 and statuses(app) == Counter({"sent": 4})

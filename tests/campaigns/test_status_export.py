@@ -84,7 +84,7 @@ def test_export_has_one_row_per_participant_and_question_and_no_identity(
         rows = list(csv.DictReader(handle))
     assert len(rows) == 17 and len({r["participant"] for r in rows}) == 8
     (idea,) = [r for r in rows if r["question_id"] == "idea"]
-    assert (idea["text"], idea["text_status"]) == ("Appelez Julie au [phone]", "scrubbed")
+    assert (idea["text"], idea["text_status"]) == ("Appelez [name] au [phone]", "scrubbed")
     assert "06 12 34 56 78" not in output.read_text(encoding="utf-8-sig")
     need = [r for r in rows if r["question_id"] == "need"]
     assert {(r["option_ids"], r["option_labels"]) for r in need} == {("parks", "Des parcs"),

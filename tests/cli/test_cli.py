@@ -17,11 +17,11 @@ BROKEN = ROOT / "tests" / "engine" / "data" / "broken_survey.yml"
 
 
 def chat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], database: str,
-         lines: list[str]) -> str:
+         lines: list[str], language: str = "fr") -> str:
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
     log = database.removeprefix("sqlite:///") + ".log"
     code = main(["--config", str(ROOT / "config.yml"), "--database", database, "chat", "--as", "zoe",
-                 "--language", "fr", "--no-nlu", "--log-file", log])
+                 "--language", language, "--no-nlu", "--log-file", log])
     assert code == 0
     return capsys.readouterr().out
 
@@ -47,6 +47,16 @@ def test_a_number_question_takes_typed_numbers_and_hash_buttons(
     assert "[#1] ⬅ Retour" in out
     assert "✓ 12" in out
     assert out.count("Combien de jours par mois") == 2
+
+
+def test_the_chat_says_goodbye_in_the_language_the_conversation_chose(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = chat(monkeypatch, capsys, f"sqlite:///{tmp_path / 'chat.db'}", ["/language", "1"],
+               language="en")
+    assert out.startswith("YouthVoice — type a button's number")
+    assert "D'abord, quel âge as-tu ?" in out
+    assert out.rstrip().endswith("À bientôt ! Relance la même commande pour reprendre là où tu "
+                                 "en étais.")
 
 
 def test_campaign_check_lists_every_problem(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.engine.first_names import AMBIGUOUS_FIRST_NAMES, FIRST_NAMES
 from bot.engine.redaction import scrub
 
 
@@ -26,6 +27,11 @@ from bot.engine.redaction import scrub
     ("moi c'est Inès et voilà", "moi c'est [name] et voilà"),
     ("la prof Mme Girard est super", "la prof [name] est super"),
     ("my name is Noah Williams, hi", "my name is [name], hi"),
+    ("c'est Jean-Pierre Dupont qui crie", "c'est [name] qui crie"),
+    ("mon pote jean-luc et Marie-Claire", "mon pote [name] et [name]"),
+    ("Anne-Sophie me suit partout", "[name] me suit partout"),
+    ("tell Paul and Luc", "tell [name] and [name]"),
+    ("c'est Sarah qui m'a dit, juste Emma", "c'est [name] qui m'a dit, juste [name]"),
 ])
 def test_personal_details_become_typed_placeholders(text: str, expected: str) -> None:
     assert scrub(text) == expected
@@ -39,6 +45,8 @@ def test_personal_details_become_typed_placeholders(text: str, expected: str) ->
     "à Montréal, au Plateau et à Saint-Michel",
     "la Guillotière et la Croix-Rousse",
     "rose et verte, la piscine",
+    "métro Jean-Macé puis Jean-Jaurès, arrêt Saint-Jean",
+    "rue Jean-Baptiste Say, à Pierre-Bénite",
 ])
 def test_what_councils_need_stays(text: str) -> None:
     assert scrub(text) == text
@@ -53,3 +61,10 @@ def test_scrubbing_never_fails_and_is_stable(text: str) -> None:
 @given(st.from_regex(r"0[67]( \d\d){4}", fullmatch=True), st.text(alphabet="abc ", max_size=20))
 def test_french_mobiles_never_survive(number: str, words: str) -> None:
     assert not re.search(r"\d\d \d\d \d\d", scrub(f"{words} {number} {words}"))
+
+
+@given(st.lists(st.sampled_from(sorted(FIRST_NAMES | AMBIGUOUS_FIRST_NAMES)), min_size=2, max_size=3),
+       st.booleans())
+def test_compound_first_names_never_survive(parts: list[str], capital: bool) -> None:
+    name = "-".join(p.capitalize() if capital else p for p in parts)
+    assert scrub(f"hier {name} m'a suivi") == "hier [name] m'a suivi"

@@ -195,3 +195,27 @@ async def test_two_workers_announcing_whole_replies_stay_under_the_limit(
     assert len(sent) == 120
     assert elapsed >= 120 / LIMITS.per_second - 0.1
     assert most_in_one_second(sent) <= LIMITS.per_second * 1.1
+
+
+async def test_two_workers_together_keep_a_group_to_its_pace(sessions: sessionmaker[Session]) -> None:
+    # 120 a minute (one every 0.5 s) with bursts of 3, as Telegram's 20 a minute with a short burst.
+    limits = Limits(per_second=100.0, group_per_minute=120.0, group_burst=3)
+    first, second = (RateBudget(sessions, budget_key("123:secret"), limits) for _ in range(2))
+    sent: list[float] = []
+    started = time.monotonic()
+    await asyncio.gather(send_all(first, 3, Priority.ALERT, sent, chat_id=-100),
+                         send_all(second, 3, Priority.ALERT, sent, chat_id=-100))
+    await first.aclose()
+    await second.aclose()
+    # Each worker alone would send its 3 as a burst at once; together one burst of 3 is allowed,
+    # the other 3 follow at the group's pace.
+    sent.sort()
+    assert sent[2] - started < 0.5
+    assert sent[-1] - started >= 1.45
+    # Another group has its own pace.
+    other: list[float] = []
+    before = time.monotonic()
+    third = RateBudget(sessions, budget_key("123:secret"), limits)
+    await send_all(third, 3, Priority.ALERT, other, chat_id=-200)
+    await third.aclose()
+    assert max(other) - before < 0.5

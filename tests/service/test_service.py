@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,20 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import App, build_app
+from bot.campaigns import read_campaigns, seed_campaigns
 from bot.channels.collecting import CollectingChannel
+from bot.config import load_config
 from bot.engine.messages import EventType, Inbound
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.errors import StorageUnavailableError
-from storage.models import Answer, ChannelIdentity, ConsentRecord, HandledMessage, Participant
+from storage.models import (
+    Answer,
+    ChannelIdentity,
+    ConsentRecord,
+    HandledMessage,
+    Participant,
+    PendingReply,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ONBOARDING = ["18-20", "Yes, I agree", "Lyon", "Vaise"]
@@ -200,3 +210,57 @@ def test_an_unreachable_database_is_reported_as_unavailable_not_as_a_bug(app: Ap
     with pytest.raises(StorageUnavailableError, match="test:gil"):
         app.service.handle("test", "gil", Inbound.text_message("/start", app.service.clock()),
                            message_key="update-1")
+
+
+def pending_replies(app: App) -> list[str]:
+    with app.sessions() as session:
+        return list(session.scalars(select(PendingReply.address).order_by(PendingReply.id)).all())
+
+
+def test_delivered_replies_go_with_the_next_turns_own_statement(app: App) -> None:
+    keep = {"pressed": None, "pressed_text": None}
+    first = app.service.handle("telegram", "1", Inbound.text_message("/start", app.service.clock()),
+                               message_key="a", keep_reply=keep)
+    assert first.reply is not None
+    app.service.outbox.delivered(first.reply.id)
+    # Another chat's turn removes it: no commit of its own, no wait for the next round.
+    app.service.handle("telegram", "2", Inbound.text_message("/start", app.service.clock()),
+                       message_key="b", keep_reply=keep)
+    assert pending_replies(app) == ["2"]
+    assert app.service.outbox.flush() == 0
+
+
+def test_delivered_replies_wait_for_the_flush_when_a_turn_queues_nothing(app: App) -> None:
+    keep = {"pressed": None, "pressed_text": None}
+    first = app.service.handle("telegram", "1", Inbound.text_message("/start", app.service.clock()),
+                               message_key="a", keep_reply=keep)
+    assert first.reply is not None
+    app.service.outbox.delivered(first.reply.id)
+    # The same message again: handled once, nothing queued, so nothing removed by it.
+    again = app.service.handle("telegram", "1", Inbound.text_message("/start", app.service.clock()),
+                               message_key="a", keep_reply=keep)
+    assert again.duplicate
+    assert pending_replies(app) == ["1"]
+    assert app.service.outbox.flush() == 1
+    assert pending_replies(app) == []
+
+
+def test_two_workers_starting_together_on_a_new_database_both_start(db_url: str) -> None:
+    # One worker is seeding config.yml's campaigns (not committed yet) when the other starts: the
+    # other finds nothing, tries the same rows, and must not die of the duplicate.
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    config = load_config(ROOT / "config.yml")
+    seeds = read_campaigns(config.campaigns, ROOT, config.community())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, datetime.now(UTC))
+            starting = pool.submit(build_app, ROOT / "config.yml", db_url)
+            time.sleep(1.0)
+        other = starting.result(timeout=30)
+    try:
+        assert other.service.refresh_campaigns().campaigns
+    finally:
+        other.close()
+        engine.dispose()

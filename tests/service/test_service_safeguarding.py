@@ -4,6 +4,7 @@ survives outages, retention, erasure of everything about the person."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -18,10 +19,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from bot.alerts import AlertDispatcher, Unreachable
-from bot.app import App, build_app
+from bot.app import App, build_app, warn_about_safeguarding
 from bot.channels.collecting import CollectingChannel
 from bot.channels.spool import Spool
 from bot.channels.telegram import TelegramChannel
+from bot.config import load_config
 from bot.mail import Mailer
 from bot.staff import Staff, UnknownAlertError
 from storage import safeguarding as alerts_repo
@@ -314,3 +316,17 @@ async def test_the_running_bot_purges_in_its_hourly_round(app: App, clock: Clock
         alert = session.scalars(select(SafeguardingAlert)).one()
     assert alert.message is None and alert.scrubbed == "i want to die, text me on [phone]"
     assert not failed.exists()
+
+
+def test_the_bot_says_at_start_which_cities_no_safeguarding_partner_serves(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    config = load_config(ROOT / "config.yml")
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        warn_about_safeguarding(config)
+    assert caplog.messages == [
+        "no partner with a safeguarding contact serves montreal, brussels: alerts from there go to "
+        "every partner's staff (maison-des-jeunes); add a partner for those cities"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        warn_about_safeguarding(config.model_copy(update={"partners": []}))
+    assert "no partner has a safeguarding contact" in caplog.text

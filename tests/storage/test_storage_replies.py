@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.models import PendingReply
 from storage.repositories import (
     claim_due_replies,
+    find_conversation,
     forget_replies,
     queue_reply,
+    record_buttons,
     retry_reply_later,
 )
 
@@ -107,3 +109,46 @@ def test_two_workers_claiming_at_once_never_share_a_reply(
     assert len(ids) == len(set(ids)) == 40
     with sessions.begin() as session:
         assert session.scalars(select(func.count()).select_from(PendingReply)).one() == 40
+
+
+def test_a_new_reply_also_removes_replies_reported_delivered(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    # Delivered replies to other chats go with the next turn's statement, not a commit of their own.
+    with sessions.begin() as session:
+        first = queue_reply(session, "telegram", "42", {"text": "Q1"}, now, now + LEASE)
+        other = queue_reply(session, "telegram", "43", {"text": "Q1 for 43"}, now, now + LEASE)
+        queue_reply(session, "telegram", "44", {"text": "Q1 for 44"}, now, now + LEASE)
+    with sessions.begin() as session:
+        queue_reply(session, "telegram", "45", {"text": "Q1 for 45"}, now, now + LEASE,
+                    delivered=[first, other])
+    with sessions.begin() as session:
+        assert pending(session) == [("telegram", "44", "Q1 for 44"), ("telegram", "45", "Q1 for 45")]
+
+
+def test_a_chats_live_buttons_are_kept_with_its_identity(
+    sessions: sessionmaker[Session], participant_id: str
+) -> None:
+    def live() -> int | None:
+        with sessions.begin() as session:
+            return find_conversation(session, "telegram", "1001")[2]
+
+    assert live() is None
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (57, True), "unknown": (3, True)})
+    with sessions.begin() as session:
+        known, _, buttons = find_conversation(session, "telegram", "1001")
+        assert (known, buttons) == (participant_id, 57)
+    # News of an older message (from a slower worker) does not overwrite a later one.
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (50, False)})
+    assert live() == 57
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (56, True)})
+    assert live() == 57
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (57, False)})
+    assert live() is None
+    with sessions.begin() as session:
+        record_buttons(session, "telegram", {"1001": (60, True)})
+    assert live() == 60

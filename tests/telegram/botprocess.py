@@ -22,6 +22,7 @@ class BotProcess:
     folder: Path
     webhook_port: int | None = None
     public_url: str | None = None
+    config: Path = ROOT / "config.yml"
     process: subprocess.Popen[bytes] | None = None
     starts: list[float] = field(default_factory=list)
     kills: list[float] = field(default_factory=list)
@@ -33,7 +34,7 @@ class BotProcess:
     def start(self) -> None:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": self.bot.token, "TELEGRAM_API_URL": self.bot.url,
                "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": self.database}
-        command = [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml"), "run", "--no-nlu",
+        command = [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run", "--no-nlu",
                    "--spool", str(self.folder / "spool")]
         if self.webhook_port is not None:
             url = self.public_url or f"http://127.0.0.1:{self.webhook_port}/telegram"

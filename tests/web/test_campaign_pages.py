@@ -20,6 +20,7 @@ from bot.rate_budget import Limits, RateBudget
 from storage.models import Invitation
 from tests.support.deployment import campaign_text, seed_participants
 from tests.web.conftest import ROOT, Site, csrf_of, sign_in
+from tests.web.conftest import both_databases as database_url  # noqa: F401 (SQLite and PostgreSQL)
 
 HOSTILE_TITLE = "{fr: \"Ton <b>quartier</b>\", en: \"Your <script>x()</script> area\"}"
 

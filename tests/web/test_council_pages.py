@@ -15,6 +15,7 @@ from digests.example import HOSTILE, generate, store
 from digests.periods import Period
 from storage import council_replies, digest_store
 from tests.web.conftest import ROOT, Site, sign_in
+from tests.web.conftest import both_databases as database_url  # noqa: F401 (SQLite and PostgreSQL)
 from web.council import DIGEST_POLICY
 from web.results import city_results
 

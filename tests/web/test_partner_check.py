@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from storage.models import Answer, ConversationState, Participant
-from tests.web.conftest import ROOT, Site, csrf_of
+from tests.web.conftest import ROOT, Site, csrf_of, sign_in
 
 GOOD = (ROOT / "surveys" / "my-city.yml").read_text(encoding="utf-8")
 # Line 3 of the real campaign, its id, made invalid.
@@ -33,9 +33,19 @@ def test_a_mistake_is_shown_beside_its_line_and_the_fix_is_accepted(
     assert row is not None, page
     assert "id: My City" in row.group(1) and "is not a valid id" in unescape(row.group(1))
     assert "1 problem in ma-campagne.yml" in page
+    # A long file: the summary links to the line.
+    assert f'<a href="#line-{line}">line {line}</a> · id' in page
     fixed = upload(partner, GOOD, "ma-campagne.yml")
     assert "No problem found in ma-campagne.yml." in fixed
     assert "Try it in French" in fixed and "Try it in English" in fixed
+
+
+def test_a_french_partner_reads_the_problems_in_french(site: Site) -> None:
+    site.account("lea@mdj.example", "partner", partner="maison-des-jeunes", language="fr")
+    partner = site.client("fr")
+    sign_in(partner, "lea@mdj.example")
+    page = unescape(upload(partner, BROKEN, "ma-campagne.yml"))
+    assert "id: 'My City' n'est pas un id valide" in page and "is not a valid id" not in page
 
 
 def test_a_file_that_is_not_text_is_explained(signed_in: dict[str, TestClient]) -> None:

@@ -34,6 +34,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("POST", "/campaigns/publish"): {"partner"},
     ("GET", "/campaigns/{campaign_id}"): {"partner"},
     ("POST", "/campaigns/{campaign_id}/send"): {"partner"},
+    ("POST", "/campaigns/{campaign_id}/schedule"): {"partner"},
     ("POST", "/campaigns/{campaign_id}/close"): {"partner"},
     ("GET", "/campaigns/{campaign_id}/export.{kind}"): {"partner"},
     ("GET", "/alerts"): {"safeguarding"},

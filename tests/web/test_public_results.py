@@ -11,6 +11,7 @@ from sqlalchemy import select
 from storage import campaign_store as store
 from storage.models import Participant
 from tests.web.conftest import Site
+from tests.web.conftest import both_databases as database_url  # noqa: F401 (SQLite and PostgreSQL)
 from tests.web.test_council_pages import seed
 from web.results import city_results
 
