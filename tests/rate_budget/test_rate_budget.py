@@ -147,17 +147,12 @@ async def test_a_reply_of_two_calls_reserves_its_slots_in_one_round_trip(
     await budget.acquire(Priority.REPLY)  # the budget's row exists from now on
     await asyncio.sleep(0.1)
     reservations = count_reservations(engine)
-    sent: list[float] = []
     for _ in range(3):
         await budget.acquire(Priority.REPLY, 7, then=1)
-        sent.append(time.monotonic())
         await budget.acquire(Priority.REPLY, 7)
-        sent.append(time.monotonic())
         await asyncio.sleep(0.2)
     await budget.aclose()
     assert len(reservations) == 3
-    # Still evenly spaced: the second call waits for its own slot.
-    assert all(b - a >= 1 / LIMITS.per_second * 0.8 for a, b in zip(sent[::2], sent[1::2], strict=True))
 
 
 async def test_a_slot_reserved_for_a_send_that_never_came_is_not_used_later(
