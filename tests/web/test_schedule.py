@@ -163,6 +163,7 @@ def test_after_invitations_went_out_only_the_closing_time_moves(site: Site,
     broadcast(site, "quartier")
     page = partner.get("/campaigns/quartier").text
     assert "the opening time can no longer change" in page and 'id="opens"' not in page
+    assert "under way" in page
     status, page = set_schedule(partner, "2026-06-08T10:00", "")
     assert status == 400 and "its opening time cannot change any more, only its closing time" in page
     status, page = set_schedule(partner, "", "2026-06-20T18:00")
