@@ -89,6 +89,11 @@ def test_invitations_go_out_when_the_chosen_local_time_comes(site: Site,
     assert "Europe/Paris" in page and "3 Jun 2026, 10:00</td>" in page and "10 Jun 2026, 18:00" in page
     assert 'value="2026-06-03T10:00"' in page and 'value="2026-06-10T18:00"' in page
 
+    assert "Send the invitations now" not in page and "go out by themselves when it opens" in page
+    # Pressed anyway (a page left open from before): nothing is queued, and the page says so.
+    pressed = partner.post("/campaigns/quartier/send", data={"csrf": csrf_of(page)})
+    assert pressed.headers["location"] == "/campaigns/quartier?done=not_open"
+    assert "Nothing was sent: the campaign is not open." in partner.get(pressed.headers["location"]).text
     assert run_broadcaster_until(site, lambda sent: False, seconds=0.5) == []
     assert queued(site) == 0
 
