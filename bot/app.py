@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot as TelegramApiBot
 
@@ -59,8 +60,13 @@ def build_app(config_path: Path = DEFAULT_CONFIG, database_url: str | None = Non
     engine = db.make_engine(database_url or db.database_url())
     db.upgrade(engine)
     sessions = db.make_sessionmaker(engine)
-    with sessions.begin() as session:
-        seed_campaigns(session, seeds, clock())
+    try:
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, clock())
+    except IntegrityError:
+        # Another worker starting at the same moment seeded them first: what it stored is used.
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, clock())
     catalogue = LiveCatalogue(sessions, config)
     start = Context(community=community, campaigns=(), catalog=catalog, lexicon=load_lexicon())
     service = ConversationService(sessions, start, catalog, choose_language, clock=clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import App, build_app
+from bot.campaigns import read_campaigns, seed_campaigns
 from bot.channels.collecting import CollectingChannel
+from bot.config import load_config
 from bot.engine.messages import EventType, Inbound
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.errors import StorageUnavailableError
 from storage.models import (
     Answer,
@@ -240,3 +243,24 @@ def test_delivered_replies_wait_for_the_flush_when_a_turn_queues_nothing(app: Ap
     assert pending_replies(app) == ["1"]
     assert app.service.outbox.flush() == 1
     assert pending_replies(app) == []
+
+
+def test_two_workers_starting_together_on_a_new_database_both_start(db_url: str) -> None:
+    # One worker is seeding config.yml's campaigns (not committed yet) when the other starts: the
+    # other finds nothing, tries the same rows, and must not die of the duplicate.
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    config = load_config(ROOT / "config.yml")
+    seeds = read_campaigns(config.campaigns, ROOT, config.community())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with sessions.begin() as session:
+            seed_campaigns(session, seeds, datetime.now(UTC))
+            starting = pool.submit(build_app, ROOT / "config.yml", db_url)
+            time.sleep(1.0)
+        other = starting.result(timeout=30)
+    try:
+        assert other.service.refresh_campaigns().campaigns
+    finally:
+        other.close()
+        engine.dispose()
