@@ -294,6 +294,17 @@ async def newest_with_buttons_or_edit(user: TelegramUser, pressed: BotMessage, p
         await asyncio.sleep(pause)
 
 
+def asked_twice(messages: list[BotMessage]) -> int:
+    """Questions a chat was sent more than once as new messages (a reply sent again after a crash)."""
+    from bot.channels.telegram import question_of
+    from tests.telegram import test_kill_loop as loop
+
+    asked = [next((i for i, expect in enumerate(loop.ORDER) if expect in question_of(text or "")), None)
+             for text in (m.versions[0].text if m.versions else m.text for m in messages)]
+    known = [i for i in asked if i is not None]
+    return len(known) - len(set(known))
+
+
 def answers_in(steps: int) -> int:
     """How many stored answers the first ``steps`` steps of the kill loop's script give."""
     from tests.telegram import test_kill_loop as loop
@@ -319,7 +330,7 @@ async def run_kills(kills: int, database: str | None, modes: list[str],
     from tests.telegram import test_kill_loop as loop
 
     emulator = start_emulator()
-    lost = killed = personas_total = unfinished = misordered = rounds = 0
+    lost = killed = personas_total = unfinished = misordered = rounds = twice = 0
     longest = 0.0
     try:
         while killed < kills:
@@ -354,6 +365,8 @@ async def run_kills(kills: int, database: str | None, modes: list[str],
                 seen = {p.user.chat_id: await p.user.messages() for p in personas}
                 out_of_order = [chat for chat, messages in seen.items() if not loop.shown_in_order(messages)]
                 misordered += len(out_of_order)
+                repeated = sum(asked_twice(messages) for messages in seen.values())
+                twice += repeated
                 engine = create_engine(normalise_url(url))
                 with Session(engine) as session:
                     stored = len(session.execute(select(Answer.id).join(
@@ -363,7 +376,7 @@ async def run_kills(kills: int, database: str | None, modes: list[str],
                 given = sum(answers_in(len(p.waits) + (0 if p.finished else 1)) for p in personas)
                 round_lost = given - stored
                 lost += round_lost
-                if failures or round_lost or out_of_order:
+                if failures or round_lost or out_of_order or repeated:
                     evidence = keep / f"round-{rounds}-{mode}"
                     evidence.mkdir(parents=True, exist_ok=True)
                     shutil.copy(process.log, evidence / "bot.log")
@@ -379,17 +392,19 @@ async def run_kills(kills: int, database: str | None, modes: list[str],
                              "waits": {p.user.chat_id: p.waits for p in personas}}
                     (evidence / "emulator.json").write_text(json.dumps({"calls": calls, **state}, indent=1))
                     print(f"  round {rounds} ({mode}): {len(failures)} stuck, {round_lost} answers lost, "
-                          f"{len(out_of_order)} out of order; evidence in {evidence}", flush=True)
+                          f"{len(out_of_order)} out of order, {repeated} questions sent twice; evidence in "
+                          f"{evidence}", flush=True)
                     if failures:
                         print(f"  a person got stuck: {failures[0]!r}"[:2000], flush=True)
                 shutil.rmtree(folder, ignore_errors=True)
             print(f"  ... round {rounds} ({mode}, {round_kills} kills): {killed} kills so far, "
-                  f"{lost} answers lost, {unfinished} people stuck, {misordered} out of order, longest wait "
-                  f"{longest:.1f} s", flush=True)
+                  f"{lost} answers lost, {unfinished} people stuck, {misordered} out of order, {twice} "
+                  f"questions sent twice, longest wait {longest:.1f} s", flush=True)
     finally:
         emulator.stop()
     return {"kills": float(killed), "lost": float(lost), "stuck": float(unfinished),
-            "people": float(personas_total), "longest_wait": longest, "misordered": float(misordered)}
+            "people": float(personas_total), "longest_wait": longest, "misordered": float(misordered),
+            "twice": float(twice)}
 
 
 def main() -> int:
@@ -427,7 +442,8 @@ def main() -> int:
         r = asyncio.run(run_kills(args.kills, args.database, modes, args.keep))
         print(f"kill -9 x{int(r['kills'])} ({'/'.join(modes)}): {int(r['lost'])} answers lost, "
               f"{int(r['stuck'])} of {int(r['people'])} people stuck, {int(r['misordered'])} chats "
-              f"with a reply out of order, longest reply wait after a restart {r['longest_wait']:.1f} s")
+              f"with a reply out of order, {int(r['twice'])} questions sent twice, longest reply wait "
+              f"after a restart {r['longest_wait']:.1f} s")
         return 0
     if args.measure == "limit":
         print(f"Users pressing as fast as replies come; the emulator answers 429 above {LIMIT:.0f} calls/s")

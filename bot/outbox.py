@@ -2,12 +2,12 @@
 
 The turn queues its reply in the same transaction as the answer it follows, leased for a few seconds
 to the worker that ran the turn. That worker delivers it at once, renewing the lease while it holds
-the reply, and reports it delivered. No commit of its own per reply: the removal rides on the next
-turn's statement that replaces its chat's older reply (any chat's turn on this worker), or on the
-once-a-second round when no turn comes, so a crash right after a delivery rarely leaves a reply
-behind to be sent again. If the worker dies, its leases run out within seconds and any worker (or
-the restarted one) takes the reply over. A reply the channel could not deliver is retried later
-with growing pauses.
+the reply, and reports it delivered. Under load no commit of its own per reply: the removal rides
+on the next turn's statement that replaces its chat's older reply (any chat's turn on this worker);
+a quiet worker removes it a quarter of a second after the delivery, so a crash right after a
+delivery rarely leaves a reply behind to be sent again. If the worker dies, its leases run out
+within seconds and any worker (or the restarted one) takes the reply over. A reply the channel
+could not deliver is retried later with growing pauses.
 
 A reply is only ever sent while it is current: still the latest for its chat (a newer turn replaces
 it) and made for the conversation state that is stored now. One the conversation has moved past
@@ -94,6 +94,9 @@ class Outbox:
         flush, for whichever worker handles the chat's next message."""
         with self._lock:
             self._buttons.setdefault(channel, {})[address] = (message_id, live)
+
+    def has_delivered(self) -> bool:
+        return bool(self._delivered)
 
     def take_delivered(self) -> list[int]:
         """For a turn's transaction to remove (its reply replaces older ones in the same statement):

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 # A conflict means another worker handled a message of the same chat at the same moment: retry.
 MAX_ATTEMPTS = 5
+# PostgreSQL rolled the turn back for another transaction's sake (deadlock, serialization failure):
+# the database is fine, so the turn is tried again rather than kept for later. Two workers' turns
+# can deadlock when each removes a reply the other's chat still has (delivered replies ride on the
+# next turn's DELETE).
+RETRY_STATES = {"40P01", "40001"}
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -180,7 +185,10 @@ class ConversationService:
                 log.info("conversation %s:%s changed under turn (attempt %d), retrying",
                          channel, external_id, attempt)
             except (OperationalError, InterfaceError) as exc:
-                raise StorageUnavailableError(f"{channel}:{external_id}: {exc}") from exc
+                if getattr(exc.orig, "sqlstate", None) not in RETRY_STATES:
+                    raise StorageUnavailableError(f"{channel}:{external_id}: {exc}") from exc
+                log.info("turn for %s:%s rolled back by the database (%s, attempt %d), retrying",
+                         channel, external_id, getattr(exc.orig, "sqlstate", None), attempt)
         raise StorageUnavailableError(
             f"{channel}:{external_id}: still changing after {MAX_ATTEMPTS} attempts")
 

@@ -205,9 +205,12 @@ def publish_file(current: Page) -> Response:
 
 @page("partner")
 def send(current: Page) -> Response:
-    _, run, _survey = _own(current, current.request.path_params["campaign_id"])
+    catalogue, run, survey = _own(current, current.request.path_params["campaign_id"])
     if run.closed_at is not None or not run.broadcast:
         return current.redirect(f"/campaigns/{run.campaign_id}")
+    if state_of(current, catalogue, run, survey) != "open":
+        # Nothing can be queued before it opens (or after it ended): say so rather than "queued".
+        return current.redirect(f"/campaigns/{run.campaign_id}?done=not_open")
     current.finish_transaction(commit=True)
     console = current.console
     added = Planner(console.sessions, current.config, console.catalogue, console.clock).plan(run.campaign_id)

@@ -30,6 +30,12 @@ def _council(current: Page) -> CouncilConfig:
     return council
 
 
+def _zone(current: Page, council: CouncilConfig) -> str:
+    """The council's city's time zone: times on its pages are the city's."""
+    city = current.config.city(council.city)
+    return city.timezone if city is not None else "UTC"
+
+
 def _digests(current: Page, council: CouncilConfig) -> list[DigestDelivery]:
     """One delivery per period, the email one when there is one (it can be shown as it was sent)."""
     chosen: dict[tuple[object, object], DigestDelivery] = {}
@@ -46,7 +52,7 @@ def overview(current: Page) -> Response:
     council = _council(current)
     results = current.console.results.results(current.db, council.city, current.language, current.now)
     return current.render("council.html", council=council, digests=_digests(current, council),
-                          results=results)
+                          results=results, zone=_zone(current, council))
 
 
 def _delivery(current: Page, council: CouncilConfig) -> DigestDelivery:
@@ -89,7 +95,7 @@ def _results_page(current: Page, status: int = 200, problem: str | None = None,
     answered = reply if reply is not None and reply.council_id == council.id else None
     return current.render("council_results.html", status=status, council=council, results=results,
                           campaign=results.campaigns[0], reply=answered, problem=problem,
-                          drafts=drafts, limit=REPLY_LIMIT,
+                          drafts=drafts, limit=REPLY_LIMIT, zone=_zone(current, council),
                           notice=current.request.query_params.get("done"))
 
 

@@ -49,7 +49,7 @@ def city(current: Page) -> Response:
     campaign_ids, closed_at = closed_campaigns(current, city_id)
     results = current.console.results.results(current.db, city_id, current.language, current.now,
                                                campaign_ids, closed_at)
-    response = current.render("public_city.html", city=found, results=results)
+    response = current.render("public_city.html", city=found, results=results, zone=found.timezone)
     response.headers["cache-control"] = PUBLIC_CACHE
     return response
 

@@ -112,6 +112,9 @@ class Delivery:
     busy_backlog: int = 8
     # How often to forget handled-message marks past any redelivery window.
     tidy_every: float = 3600.0
+    # A delivered reply no turn has removed this long after (the worker is quiet) is removed on its
+    # own: a crash meanwhile would send it again. Under load the next turn removes it first.
+    remove_after: float = 0.25
 
 
 class Outcome(enum.Enum):
@@ -285,6 +288,7 @@ class TelegramChannel:
         self._tidied_at: float | None = None
         self._renewed_at: float | None = None
         self._failing: set[str] = set()
+        self._removal: asyncio.TimerHandle | None = None
         # Set by the intake once the updates that waited while this worker was down are stored.
         self.caught_up = asyncio.Event()
         self._alerts_raised = asyncio.Event()
@@ -474,6 +478,24 @@ class TelegramChannel:
             if outcome is Outcome.BLOCKED:
                 break
         self.service.outbox.delivered(reply.id)
+        self._remove_soon()
+
+    def _remove_soon(self) -> None:
+        """Remove delivered replies shortly, unless a turn does it first (no write of its own then)."""
+        if self._removal is None:
+            self._removal = asyncio.get_running_loop().call_later(self.delivery.remove_after,
+                                                                  self._remove_now)
+
+    def _remove_now(self) -> None:
+        self._removal = None
+        if self.service.outbox.has_delivered():
+            self._spawn(self._flush_quietly())
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await asyncio.to_thread(self.service.outbox.flush)
+        except Exception as exc:
+            log.info("could not remove delivered replies now, the next round tries again: %s", exc)
 
     async def _slot(self, chat_id: int, reply: QueuedReply, then: int) -> bool | None:
         """Wait for a send slot; None if the reply went out of date meanwhile, else whether the
@@ -720,6 +742,9 @@ class TelegramChannel:
             self._background = None
         for task in set(self._deliveries.values()) | self._tasks:
             task.cancel()
+        if self._removal is not None:
+            self._removal.cancel()
+            self._removal = None
         try:
             await asyncio.to_thread(self.service.outbox.flush)
         except Exception:

@@ -264,3 +264,28 @@ def test_two_workers_starting_together_on_a_new_database_both_start(db_url: str)
     finally:
         other.close()
         engine.dispose()
+
+
+def test_a_turn_the_database_rolls_back_for_a_deadlock_is_tried_again(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two workers' turns can deadlock on PostgreSQL (each removing a delivered reply the other's
+    # chat still has): the database is fine, so the turn goes again instead of waiting on disk.
+    import psycopg.errors
+    from sqlalchemy.exc import DBAPIError
+
+    from storage import repositories
+
+    queue = repositories.queue_reply
+    failures = [DBAPIError.instance("DELETE", {}, psycopg.errors.DeadlockDetected("deadlock detected"),
+                                    psycopg.errors.Error)]
+
+    def deadlocking(*args: object, **kwargs: object) -> int:
+        if failures:
+            raise failures.pop()
+        return queue(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repositories, "queue_reply", deadlocking)
+    turn = app.service.handle("telegram", "1", Inbound.text_message("/start", app.service.clock()),
+                              message_key="a", keep_reply={"pressed": None, "pressed_text": None})
+    assert turn.reply is not None and not failures
+    assert pending_replies(app) == ["1"]

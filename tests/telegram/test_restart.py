@@ -147,3 +147,17 @@ async def test_a_typed_answer_on_another_worker_takes_the_old_buttons_off(
         finally:
             app.close()
         assert first.channel is not second
+
+
+async def test_a_quiet_worker_removes_a_delivered_reply_at_once(
+        telegram_bot: EmulatedBot, database: str) -> None:
+    # No round for a minute and no turn after the reply: a crash must not find it still queued
+    # (it would be sent again after the restart, the question not yet answered).
+    user = telegram_bot.user(language_code="en")
+    async with youthvoice(telegram_bot, database, delivery=replace(FAST, tick=60.0)) as bot:
+        await bot.channel.caught_up.wait()
+        await user.send_command("start")
+        await user.wait_until(lambda ms: any("how old are you" in (m.text or "") for m in ms),
+                              what="the first question")
+        await until(lambda: bot.count(PendingReply) == 0, "the delivered reply to be removed",
+                    timeout=2)

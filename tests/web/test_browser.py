@@ -113,6 +113,7 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
             if full:
                 height = browser.execute_script("return document.documentElement.scrollHeight")
                 browser.set_window_size(1000, min(max(int(height) + 100, 600), 2400))
+            browser.execute_script("window.scrollTo(0, 0)")
             browser.save_screenshot(str(shots / f"{name}.png"))
             browser.set_window_size(1000, 900)
 

@@ -89,6 +89,11 @@ def test_invitations_go_out_when_the_chosen_local_time_comes(site: Site,
     assert "Europe/Paris" in page and "3 Jun 2026, 10:00</td>" in page and "10 Jun 2026, 18:00" in page
     assert 'value="2026-06-03T10:00"' in page and 'value="2026-06-10T18:00"' in page
 
+    assert "Send the invitations now" not in page and "go out by themselves when it opens" in page
+    # Pressed anyway (a page left open from before): nothing is queued, and the page says so.
+    pressed = partner.post("/campaigns/quartier/send", data={"csrf": csrf_of(page)})
+    assert pressed.headers["location"] == "/campaigns/quartier?done=not_open"
+    assert "Nothing was sent: the campaign is not open." in partner.get(pressed.headers["location"]).text
     assert run_broadcaster_until(site, lambda sent: False, seconds=0.5) == []
     assert queued(site) == 0
 
@@ -163,6 +168,7 @@ def test_after_invitations_went_out_only_the_closing_time_moves(site: Site,
     broadcast(site, "quartier")
     page = partner.get("/campaigns/quartier").text
     assert "the opening time can no longer change" in page and 'id="opens"' not in page
+    assert "under way" in page
     status, page = set_schedule(partner, "2026-06-08T10:00", "")
     assert status == 400 and "its opening time cannot change any more, only its closing time" in page
     status, page = set_schedule(partner, "", "2026-06-20T18:00")
