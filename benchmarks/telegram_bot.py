@@ -416,12 +416,12 @@ def main() -> int:
     parser.add_argument("--measure", choices=("cpu", "limit", "latency", "kills"), default="cpu")
     parser.add_argument("--users", default=None,
                         help="comma-separated user counts (cpu: 1,50; limit: 60; latency: 50,200)")
-    parser.add_argument("--modes", default="polling,webhook", help="cpu: polling, webhook or both")
     parser.add_argument("--seconds", type=float, default=90.0, help="length of a limit/latency run")
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--database", default=None, help="kills: a PostgreSQL URL (default SQLite)")
     parser.add_argument("--modes", default="polling,webhook",
-                        help="kills: the rounds take these modes in turn (default: polling,webhook)")
+                        help="cpu: the modes measured; kills: the rounds take these modes in turn "
+                             "(default: polling,webhook)")
     parser.add_argument("--keep", type=Path, default=ROOT / "benchmarks" / "kills-evidence",
                         help="kills: where a failed round's log, chats and calls are kept")
     parser.add_argument("--serve-minimal", choices=MINIMAL, default=None, help=argparse.SUPPRESS)
