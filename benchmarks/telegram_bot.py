@@ -12,6 +12,11 @@ For comparison, the same turns against minimal python-telegram-bot bots that do 
 - "echo": one call per press (answer the callback), default networking: the cheapest bot possible.
 
     .venv/bin/python benchmarks/telegram_bot.py [--turns 200] [--batches 5] [--bots youthvoice,minimal]
+        [--modes polling,webhook] [--users 1,50]
+
+prints each cell's median and the spread of its batches, then YouthVoice minus "minimal" per cell
+(figures and what they are made of: docs/architecture.md, "What a turn costs in bot CPU"). Keep
+--turns a multiple of twice the users: each batch then ends on the question it started from.
 
 Under Telegram's flood limit (the emulator answers 429 above 30 calls a second to chats):
 
