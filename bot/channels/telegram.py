@@ -394,6 +394,7 @@ class TelegramChannel:
         """Handle the updates waiting on disk, oldest first, until the database fails again."""
         if self.spool is None:
             return 0
+        self.spool.tidy()
         replayed = 0
         for kept in self.spool.stalled():
             if kept.update_id not in self.spool:
@@ -749,6 +750,8 @@ class TelegramChannel:
             await asyncio.to_thread(self.service.outbox.flush)
         except Exception:
             log.exception("could not clear delivered replies; those not answered since may be sent again")
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.close)
         await self.service.aclose()
 
     async def register_commands(self, bot: ExtBot[Any]) -> None:

@@ -44,11 +44,11 @@ def database(tmp_path: Path) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def youthvoice(bot: EmulatedBot, database: str, spool: Path | None = None) -> AsyncIterator[App]:
+async def youthvoice(bot: EmulatedBot, database: str, spool: Spool | None = None) -> AsyncIterator[App]:
     app = build_app(ROOT / "config.yml", database, env={})
     app.alerts.first_retry = timedelta(milliseconds=200)
     channel = TelegramChannel(app.service, app.context.catalog, FAST,
-                              Spool(spool) if spool is not None else None, alerts=app.alerts)
+                              spool, alerts=app.alerts)
     application = build_application(channel, bot.token, base_url=bot.url)
     try:
         async with serving(application, channel, None, poll_timeout=1):
@@ -123,7 +123,8 @@ async def test_a_disclosure_during_a_database_outage_gets_the_helplines_at_once(
     chat = Chat(user)
     with running_postgres() as server:
         database = server.create_database("outage")
-        async with youthvoice(telegram_bot, database, spool=tmp_path / "spool") as app:
+        spool = Spool(tmp_path / "spool")
+        async with youthvoice(telegram_bot, database, spool=spool) as app:
             await onboard(chat, language)
             server.stop()
             answer = await chat.say(disclosure, heard)
@@ -133,7 +134,7 @@ async def test_a_disclosure_during_a_database_outage_gets_the_helplines_at_once(
             server.start()
             [alert] = await staff_alerts(telegram_bot, timeout=30)
             assert category in (alert.text or "") and disclosure in (alert.text or "")
-            await until(lambda: not list((tmp_path / "spool").glob("*.json")), "the spool to empty")
+            await until(lambda: len(spool) == 0, "the spool to empty")
             with app.sessions() as session:
                 assert session.scalars(select(SafeguardingAlert.city)).one() == (
                     "lyon" if language == "fr" else "montreal")
