@@ -89,6 +89,7 @@ class RateBudget:
         self._wake: asyncio.Event | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._offline = False
+        self._granted = False
 
     async def acquire(self, priority: Priority, chat_id: int | None = None, *, then: int = 0) -> None:
         """Wait until this worker may send one message (to ``chat_id``, when given).
@@ -102,6 +103,25 @@ class RateBudget:
         heapq.heappush(self._waiting, (int(priority), next(self._order), future, max(then, 0)))
         self._ensure_dispatcher()
         await future
+
+    def prepayable(self) -> bool:
+        """Whether a reply's slots may be reserved in its turn's transaction (``reserve_in``): the
+        budget is shared in the database and nothing here waits, so the slots go to that reply."""
+        return self.sessions is not None and not self._offline and not self._live() \
+            and not self._slots and self._paused_until <= self.clock()
+
+    def reserve_in(self, session: Session, count: int) -> list[float]:
+        """Reserve ``count`` slots in the caller's transaction (a turn and its reply, one commit);
+        hand them to ``grant`` once it has committed."""
+        first = repo.reserve_slots(session, self.key, self.clock(), count, self.interval, False)
+        return [] if first is None else [first + i * self.interval for i in range(count)]
+
+    def grant(self, slots: list[float]) -> None:
+        """Slots reserved (and committed) elsewhere are this worker's to hand out, in time order."""
+        if slots:
+            self._slots = deque(sorted([*self._slots, *slots]))
+            # Reserved for a reply about to ask for them: not "passed" however busy the loop was.
+            self._granted = True
 
     def backlog(self) -> int:
         """How many sends wait in this worker for a slot."""
@@ -201,6 +221,7 @@ class RateBudget:
                 await self._reserve(waiting)
                 continue
             slot = self._slots.popleft()
+            self._granted = False
             delay = slot - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -214,6 +235,9 @@ class RateBudget:
         """Slots that passed while nobody here waited (announced sends that never came) are gone:
         spent now they would add to the sends of whoever holds the slots of this moment. A slot
         merely late because this worker was busy is still used, in order."""
+        if self._granted:
+            self._granted = False
+            return
         now = self.clock()
         while self._slots and self._slots[0] + self.interval < now:
             self._slots.popleft()

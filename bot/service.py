@@ -48,6 +48,8 @@ RETRY_STATES = {"40P01", "40001"}
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+# Channel work on a queued reply inside the turn's own transaction.
+Prepare = Callable[[Session, QueuedReply], object]
 # (conversation language, interface language, text, evidence so far, choice already offered)
 # -> the reply language for this message and the evidence to keep.
 LanguageChooser = Callable[[str | None, str | None, str, tuple[float, float], bool], LanguageTurn]
@@ -108,6 +110,8 @@ class Turn:
     reply: QueuedReply | None = None
     # The language the conversation goes on in after this turn (None: not decided yet).
     language: str | None = None
+    # What the channel's ``prepare`` did for the reply in the turn's transaction (its send slots).
+    prepared: object = None
 
 
 class ConversationService:
@@ -148,7 +152,8 @@ class ConversationService:
     async def handle_async(self, channel: str, external_id: str, inbound: Inbound, *,
                            message_key: str | None = None,
                            interface_language: str | None = None,
-                           keep_reply: dict[str, Any] | None = None) -> Turn:
+                           keep_reply: dict[str, Any] | None = None,
+                           prepare: Prepare | None = None) -> Turn:
         """The turn for async channels: the NLU call happens before any database connection is held."""
         if inbound.kind is InboundKind.TEXT and self.understand is not None:
             understanding = await self.understand(inbound.text)
@@ -157,7 +162,7 @@ class ConversationService:
             inbound = replace(inbound, understood=False)
         return await asyncio.to_thread(self.handle, channel, external_id, inbound,
                                        message_key=message_key, interface_language=interface_language,
-                                       keep_reply=keep_reply)
+                                       keep_reply=keep_reply, prepare=prepare)
 
     async def aclose(self) -> None:
         """Release what the turns opened in the current event loop (the NLU's HTTP client)."""
@@ -166,11 +171,13 @@ class ConversationService:
 
     def handle(self, channel: str, external_id: str, inbound: Inbound, *,
                message_key: str | None = None, interface_language: str | None = None,
-               keep_reply: dict[str, Any] | None = None) -> Turn:
+               keep_reply: dict[str, Any] | None = None, prepare: Prepare | None = None) -> Turn:
         """One turn. With ``keep_reply`` (the channel's delivery context) the reply is also queued,
-        in the same transaction, until the channel reports it delivered."""
+        in the same transaction, until the channel reports it delivered. ``prepare`` runs in that
+        transaction too, on the queued reply, as its last statement (the channel reserving the
+        reply's send slots: one commit instead of two); its result is the turn's ``prepared``."""
         return self._retrying(channel, external_id, lambda: self._turn(
-            channel, external_id, inbound, message_key, interface_language, keep_reply))
+            channel, external_id, inbound, message_key, interface_language, keep_reply, prepare))
 
     def _retrying(self, channel: str, external_id: str, work: Callable[[], T]) -> T:
         """Run one transaction again while another worker keeps changing the same conversation.
@@ -217,12 +224,13 @@ class ConversationService:
                        offer_language=decided.ask)
 
     def _turn(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
-              interface_language: str | None, keep_reply: dict[str, Any] | None) -> Turn:
+              interface_language: str | None, keep_reply: dict[str, Any] | None,
+              prepare: Prepare | None) -> Turn:
         # Replies delivered since the last removal go with this turn's own (no commit of their own).
         delivered = _Delivered(self.outbox.take_delivered() if keep_reply is not None else [])
         try:
             turn = self._turn_in(channel, external_id, inbound, message_key, interface_language,
-                                 keep_reply, delivered)
+                                 keep_reply, delivered, prepare)
         except BaseException:
             self.outbox.put_back(delivered.ids)
             raise
@@ -234,7 +242,7 @@ class ConversationService:
 
     def _turn_in(self, channel: str, external_id: str, inbound: Inbound, message_key: str | None,
                  interface_language: str | None, keep_reply: dict[str, Any] | None,
-                 delivered: _Delivered) -> Turn:
+                 delivered: _Delivered, prepare: Prepare | None) -> Turn:
         context = self.refresh_campaigns()
         now = self.clock()
         with self.sessions.begin() as session:
@@ -254,7 +262,7 @@ class ConversationService:
                 # /mydata, /privacy or /help from someone we have no record of: answer, keep nothing.
                 outbound = result.outbound + self._nothing_kept(result)
                 return self._reply(session, channel, external_id, keep_reply, result, outbound, now,
-                                   None, delivered, buttons_at)
+                                   None, delivered, buttons_at, prepare)
             participant_id = known or repo.get_or_create_participant(
                 session, channel, external_id, now, new_id=self.new_id).id
             extra = self._apply(session, participant_id, result, now)
@@ -270,13 +278,14 @@ class ConversationService:
                 # redelivery does not start a new conversation.
                 repo.mark_handled(session, channel, message_key, None, now)
             return self._reply(session, channel, external_id, keep_reply, result,
-                               result.outbound + extra, now, version, delivered, buttons_at)
+                               result.outbound + extra, now, version, delivered, buttons_at, prepare)
 
     def _reply(self, session: Session, channel: str, external_id: str,
                keep_reply: dict[str, Any] | None, result: Step, outbound: tuple[Outbound, ...],
                now: datetime, version: int | None, delivered: _Delivered,
-               buttons_at: int | None) -> Turn:
+               buttons_at: int | None, prepare: Prepare | None) -> Turn:
         reply = None
+        prepared = None
         if keep_reply is not None and (outbound or result.acknowledgement):
             payload = payload_of(keep_reply, result.acknowledgement, outbound, buttons_at)
             reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
@@ -284,8 +293,10 @@ class ConversationService:
             delivered.removed = True
             reply = QueuedReply(reply_id, channel, external_id, payload, now, attempts=0,
                                 state_version=version)
+            if prepare is not None:
+                prepared = prepare(session, reply)
         return Turn(outbound, result.acknowledgement, answers=result.answers, events=result.events,
-                    reply=reply, language=result.state.language)
+                    reply=reply, language=result.state.language, prepared=prepared)
 
     def _nothing_kept(self, result: Step) -> tuple[Outbound, ...]:
         if not result.has(EventType.DATA_REQUESTED):

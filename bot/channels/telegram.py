@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -42,7 +43,7 @@ from bot.engine.support import first_aid
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
 from bot.rate_budget import Priority, RateBudget, budget_key
-from bot.service import ConversationService
+from bot.service import ConversationService, Prepare
 from storage.errors import StorageUnavailableError
 from storage.records import QueuedReply
 
@@ -176,6 +177,16 @@ def question_of(text: str) -> str:
 
 
 Step = Edit | ClearButtons | Send
+
+
+def live_keyboard(seen: tuple[int, bool] | None, stored: int | None) -> int | None:
+    """The chat's last message with live buttons: what this worker saw (message id, still live),
+    unless the database (as of the turn) knows a later one, sent by another worker or before a
+    restart."""
+    if seen is None or (stored is not None and stored > seen[0]):
+        return stored
+    message_id, live = seen
+    return message_id if live else None
 
 
 def actions(payload: dict[str, Any], *, merge: bool = False,
@@ -334,7 +345,8 @@ class TelegramChannel:
         try:
             turn = await self.service.handle_async(CHANNEL, str(chat.id), inbound,
                                                    message_key=str(update.update_id),
-                                                   interface_language=interface, keep_reply=keep)
+                                                   interface_language=interface, keep_reply=keep,
+                                                   prepare=self._prepaying(chat.id))
         except StorageUnavailableError as exc:
             if replaying:
                 return Handled.WAIT
@@ -351,10 +363,32 @@ class TelegramChannel:
             # Always answered, or the participant's app keeps a spinner on the button.
             self._spawn(self.attempt(chat.id, query.answer))
         if turn.reply is not None:
+            if self.budget is not None and isinstance(turn.prepared, list):
+                self.budget.grant(turn.prepared)
             self.schedule(bot, turn.reply)
         if any(event.type is EventType.DISCLOSURE_DETECTED for event in turn.events):
             self.alert_raised()
         return Handled.DONE
+
+    def _prepaying(self, chat_id: int) -> Prepare | None:
+        """When the reply will go out right after its turn (nothing of this chat under way, nobody
+        here waiting for the budget), its send slots are reserved in the turn's own transaction:
+        one commit and one database thread hand-off instead of two. Its way of delivery is settled
+        then, as its first call would have settled it."""
+        budget = self.budget
+        if budget is None or chat_id in self._deliveries or not budget.prepayable():
+            return None
+        merged = self._merging()
+        seen = self._keyboards.get(chat_id)
+
+        def prepare(session: Session, reply: QueuedReply) -> list[float]:
+            live = live_keyboard(seen, reply.payload.get("buttons_at"))
+            reply.payload["merged"] = merged
+            reply.payload["keyboard"] = live
+            steps = actions(reply.payload, merge=merged, live_keyboard=live)
+            return budget.reserve_in(session, len(steps))
+
+        return prepare
 
     async def keep(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any], *,
                    in_spool: bool, tell: bool) -> Handled:
@@ -525,13 +559,7 @@ class TelegramChannel:
         return True
 
     def _live_keyboard(self, chat_id: int, stored: int | None) -> int | None:
-        """The chat's last message with live buttons: what this worker saw, unless the database
-        (as of the turn) knows a later one, sent by another worker or before a restart."""
-        seen = self._keyboards.get(chat_id)
-        if seen is None or (stored is not None and stored > seen[0]):
-            return stored
-        message_id, live = seen
-        return message_id if live else None
+        return live_keyboard(self._keyboards.get(chat_id), stored)
 
     def _call(self, bot: ExtBot[Any], chat_id: int, step: Step, prepaid: bool,
               live: int | None) -> Callable[[], Awaitable[object]]:

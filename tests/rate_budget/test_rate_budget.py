@@ -214,3 +214,51 @@ async def test_two_workers_together_keep_a_group_to_its_pace(sessions: sessionma
     await send_all(third, 3, Priority.ALERT, other, chat_id=-200)
     await third.aclose()
     assert max(other) - before < 0.5
+
+
+async def test_slots_reserved_in_a_turns_transaction_serve_its_reply_without_another_round_trip(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    # Slow enough that a loaded machine cannot make the granted slots pass before they are used.
+    limits = Limits(per_second=5.0)
+    budget = RateBudget(sessions, budget_key("123:secret"), limits)
+    other = RateBudget(sessions, budget_key("123:secret"), limits)
+    await budget.acquire(Priority.REPLY)  # the budget's row exists from now on
+    await asyncio.sleep(0.1)
+    assert budget.prepayable()
+    reservations = count_reservations(engine)
+    with sessions.begin() as session:
+        slots = budget.reserve_in(session, 2)
+    assert len(reservations) == 1 and slots[1] - slots[0] == pytest.approx(1 / limits.per_second, abs=1e-3)
+    # Committed: another worker's slots come after them.
+    with sessions.begin() as session:
+        [later] = other.reserve_in(session, 1)
+    assert later >= slots[1] + 1 / limits.per_second - 1e-3
+    budget.grant(slots)
+    await asyncio.sleep(0.05)  # a busy event loop: the granted slots are not "passed" for that
+    sent: list[float] = []
+    for then in (1, 0):
+        await budget.acquire(Priority.REPLY, 7, then=then)
+        sent.append(time.time())
+    assert len(reservations) == 2
+    # The reply's second call kept to its slot.
+    assert sent[1] >= slots[1] - 0.01
+    await budget.aclose()
+    await other.aclose()
+
+
+async def test_slots_are_reserved_in_turns_only_when_nothing_waits_here(
+        sessions: sessionmaker[Session]) -> None:
+    # Without the shared budget there is no transaction to reserve in.
+    assert not RateBudget(None, budget_key("123:secret"), LIMITS).prepayable()
+    budget = RateBudget(sessions, budget_key("123:secret"), LIMITS)
+    assert budget.prepayable()
+    budget.penalise(0.3)
+    assert not budget.prepayable()
+    waiting = asyncio.create_task(budget.acquire(Priority.BULK))
+    await asyncio.sleep(0.05)
+    # A send waits here (behind a flood wait): slots reserved now would serve it, not the reply.
+    assert not budget.prepayable()
+    await waiting
+    await asyncio.sleep(0.05)
+    assert budget.prepayable()
+    await budget.aclose()

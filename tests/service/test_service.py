@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from bot.app import App, build_app
 from bot.campaigns import read_campaigns, seed_campaigns
@@ -27,6 +28,7 @@ from storage.models import (
     Participant,
     PendingReply,
 )
+from storage.records import QueuedReply
 
 ROOT = Path(__file__).resolve().parents[2]
 ONBOARDING = ["18-20", "Yes, I agree", "Lyon", "Vaise"]
@@ -289,3 +291,30 @@ def test_a_turn_the_database_rolls_back_for_a_deadlock_is_tried_again(
                               message_key="a", keep_reply={"pressed": None, "pressed_text": None})
     assert turn.reply is not None and not failures
     assert pending_replies(app) == ["1"]
+
+
+def test_the_channel_prepares_a_reply_in_the_turns_own_transaction(app: App) -> None:
+    keep = {"pressed": None, "pressed_text": None}
+    seen: list[int] = []
+
+    def prepare(session: Session, reply: QueuedReply) -> str:
+        # The reply is queued in this very transaction (another would wait for its commit).
+        seen.append(session.scalars(select(PendingReply.id).where(PendingReply.id == reply.id)).one())
+        return "slots"
+
+    turn = app.service.handle("telegram", "1", Inbound.text_message("/start", app.service.clock()),
+                              message_key="a", keep_reply=keep, prepare=prepare)
+    assert turn.reply is not None and turn.prepared == "slots"
+    assert seen == [turn.reply.id]
+
+    def failing(_session: Session, _reply: QueuedReply) -> None:
+        raise RuntimeError("the budget's statement failed")
+
+    # One transaction: if the reservation fails, the turn is not stored either (and is told so).
+    with pytest.raises(RuntimeError, match="budget"):
+        app.service.handle("telegram", "1", Inbound.text_message("/help", app.service.clock()),
+                           message_key="b", keep_reply=keep, prepare=failing)
+    assert pending_replies(app) == ["1"]
+    again = app.service.handle("telegram", "1", Inbound.text_message("/help", app.service.clock()),
+                               message_key="b", keep_reply=keep)
+    assert not again.duplicate and again.prepared is None

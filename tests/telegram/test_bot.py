@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 from telegram import Bot, Update
 
 from bot import service as service_module
@@ -22,6 +23,7 @@ from bot.channels.telegram_intake import Webhook, serving
 from bot.engine.conversation import Context, step
 from bot.engine.messages import Inbound, Step
 from bot.engine.state import ConversationState
+from bot.rate_budget import RateBudget
 from storage.models import Answer, ChannelIdentity, Participant, PendingReply
 from tests.support.postgres import running_postgres
 from tests.support.telegram import (
@@ -620,3 +622,36 @@ async def test_a_batch_that_cannot_be_read_is_set_aside_and_polling_goes_on(
         await until(lambda: bool(failed), "the unreadable batch")
         await chat.command("start", "how old are you")
     assert [p.suffix for p in (tmp_path / "spool").iterdir() if p.suffix != ".log"] == [".unreadable"]
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_reply_sent_right_after_its_turn_has_its_slots_reserved_in_the_turn(
+        mode: Mode, telegram_bot: EmulatedBot, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    in_turn: list[int] = []
+    apart: list[int] = []
+    reserve_in = RateBudget.reserve_in
+    reserve_apart = RateBudget._reserve_in_database
+
+    def counted_in_turn(budget: RateBudget, session: Session, count: int) -> list[float]:
+        in_turn.append(count)
+        return reserve_in(budget, session, count)
+
+    def counted_apart(budget: RateBudget, count: int, bulk_only: bool) -> float | None:
+        apart.append(count)
+        return reserve_apart(budget, count, bulk_only)
+
+    monkeypatch.setattr(RateBudget, "reserve_in", counted_in_turn)
+    monkeypatch.setattr(RateBudget, "_reserve_in_database", counted_apart)
+    async with youthvoice(telegram_bot, database, mode) as bot:
+        await chat.command("start", "how old are you")
+        await chat.press("21-24", "Do you agree to take part")
+        await asyncio.sleep(0.2)
+        before = (len(in_turn), len(apart))
+        # A button answer: the pressed question is edited, the next one sent; two calls, both
+        # reserved with the turn, none on their own.
+        await chat.press("Yes, I agree", "Which city")
+        assert (len(in_turn), len(apart)) == (before[0] + 1, before[1])
+        assert in_turn[-1] == 2
+        assert bot.answers(user) == {}
