@@ -12,6 +12,11 @@ For comparison, the same turns against minimal python-telegram-bot bots that do 
 - "echo": one call per press (answer the callback), default networking: the cheapest bot possible.
 
     .venv/bin/python benchmarks/telegram_bot.py [--turns 200] [--batches 5] [--bots youthvoice,minimal]
+        [--modes polling,webhook] [--users 1,50]
+
+prints each cell's median and the spread of its batches, then YouthVoice minus "minimal" per cell
+(figures and what they are made of: docs/architecture.md, "What a turn costs in bot CPU"). Keep
+--turns a multiple of twice the users: each batch then ends on the question it started from.
 
 Under Telegram's flood limit (the emulator answers 429 above 30 calls a second to chats):
 
@@ -125,6 +130,8 @@ async def run_mode(mode: str, users_count: int, turns: int, batches: int,
             emulator.stop()
     return {
         "cpu_ms": statistics.median(per_turn_cpu),
+        "cpu_min": min(per_turn_cpu),
+        "cpu_max": max(per_turn_cpu),
         "rate": statistics.median(rates),
         "rtt_median_ms": statistics.median(times) * 1000,
         "errors": float(len(errors)),
@@ -412,12 +419,14 @@ def main() -> int:
     parser.add_argument("--bots", default=",".join(VARIANTS),
                         help=f"which bots to measure, comma-separated (default: {','.join(VARIANTS)})")
     parser.add_argument("--measure", choices=("cpu", "limit", "latency", "kills"), default="cpu")
-    parser.add_argument("--users", default=None, help="comma-separated user counts (limit, latency)")
+    parser.add_argument("--users", default=None,
+                        help="comma-separated user counts (cpu: 1,50; limit: 60; latency: 50,200)")
     parser.add_argument("--seconds", type=float, default=90.0, help="length of a limit/latency run")
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--database", default=None, help="kills: a PostgreSQL URL (default SQLite)")
     parser.add_argument("--modes", default="polling,webhook",
-                        help="kills: the rounds take these modes in turn (default: polling,webhook)")
+                        help="cpu: the modes measured; kills: the rounds take these modes in turn "
+                             "(default: polling,webhook)")
     parser.add_argument("--keep", type=Path, default=ROOT / "benchmarks" / "kills-evidence",
                         help="kills: where a failed round's log, chats and calls are kept")
     parser.add_argument("--serve-minimal", choices=MINIMAL, default=None, help=argparse.SUPPRESS)
@@ -458,16 +467,29 @@ def main() -> int:
                       f"({int(r['turns'])} turns, {int(r['refused'])} x 429)")
         return 0
     print(f"{args.batches} batches of ~{args.turns} button turns; bot CPU per turn is the median of "
-          "the batches' (bot process CPU / turns)")
-    print(f"{'bot':<14}{'mode':<9}{'users':>6}{'bot CPU/turn':>14}{'turns/s':>9}{'round trip':>12}"
-          f"{'errors':>8}")
+          "the batches' (bot process CPU / turns), then the lowest and highest batch")
+    print(f"{'bot':<20}{'mode':<9}{'users':>6}{'bot CPU/turn':>14}{'batches':>16}{'turns/s':>9}"
+          f"{'round trip':>12}{'errors':>8}")
+    modes = [m for m in args.modes.split(",") if m]
+    counts = [int(u) for u in (args.users or "1,50").split(",")]
+    figures: dict[tuple[str, str, int], float] = {}
     for variant in variants:
-        for mode in ("polling", "webhook"):
-            for users in (1, 50):
+        for mode in modes:
+            for users in counts:
                 r = asyncio.run(run_mode(mode, users, args.turns, args.batches, variant))
-                print(f"{variant:<14}{mode:<9}{users:>6}"
-                      f"{r['cpu_ms']:>11.2f} ms{r['rate']:>9.1f}{r['rtt_median_ms']:>9.1f} ms"
-                      f"{int(r['errors']):>8}")
+                figures[variant, mode, users] = r["cpu_ms"]
+                spread = f"{r['cpu_min']:.2f}-{r['cpu_max']:.2f}"
+                print(f"{variant:<20}{mode:<9}{users:>6}"
+                      f"{r['cpu_ms']:>11.2f} ms{spread:>16}{r['rate']:>9.1f}{r['rtt_median_ms']:>9.1f} ms"
+                      f"{int(r['errors']):>8}", flush=True)
+    compared = [v for v in variants if v not in MINIMAL]
+    if "minimal" in variants and compared:
+        print("\nWhat YouthVoice costs beyond the minimal bot on the same networking (median minus median)")
+        for variant in compared:
+            for mode in modes:
+                for users in counts:
+                    extra = figures[variant, mode, users] - figures["minimal", mode, users]
+                    print(f"{variant:<20}{mode:<9}{users:>6}{extra:>+11.2f} ms")
     return 0
 
 

@@ -70,6 +70,7 @@ class BroadcastSettings:
     # A dead worker's claimed rows go to others after this; rows it was sending never do.
     lease: timedelta = timedelta(seconds=15)
     plan_every: float = 10.0
+    # The shortest pause after a round that found nothing due (idle, the next look is at the next plan).
     idle_pause: float = 2.0
     # Messages marked as sending in one commit and sent together: a fifth of a second's worth of
     # the rate (5 at 25/s), small bursts that keep each second under the rate.
@@ -291,7 +292,12 @@ class Broadcaster:
             except Exception as exc:
                 log.warning("broadcast round failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
             if not handled:
-                await asyncio.sleep(self.settings.idle_pause)
+                # Nothing due: rows come due with the next plan (this worker's, or another's that
+                # this one then shares), or by time (quiet hours over, a retry, a dead sender's
+                # lease), which can wait that long; looking more often would cost every idle worker
+                # a transaction every few seconds for nothing.
+                next_plan = self.settings.plan_every - (loop.time() - (self._planned_at or loop.time()))
+                await asyncio.sleep(max(self.settings.idle_pause, next_plan))
 
 
 

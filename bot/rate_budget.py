@@ -9,6 +9,10 @@ hands them out locally by priority: replies to young people first, then safeguar
 bulk (campaign invitations, digests). Bulk takes slots only while nobody anywhere has reserved
 ahead, so a broadcast never delays a reply by more than the slots already handed out.
 
+A caller that knows more sends follow its first (the rest of a reply) says so, and the whole
+reply's slots come in that one round trip rather than one per call. A slot that passed while
+nobody waited for it is dropped, never spent later on top of the slots of that later moment.
+
 If the database cannot be reached the worker keeps sending at the budget's rate on its own: the
 bot degrades (with several workers it may then exceed the limit and wait out Telegram's 429s), it
 never stops replying.
@@ -74,7 +78,8 @@ class RateBudget:
         self.limits = limits or Limits()
         self.clock = clock
         self.interval = 1.0 / self.limits.per_second
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        # (priority, arrival, caller, sends that caller announced after this one)
+        self._waiting: list[tuple[int, int, asyncio.Future[None], int]] = []
         self._order = itertools.count()
         self._slots: deque[float] = deque()
         self._paused_until = 0.0
@@ -85,18 +90,22 @@ class RateBudget:
         self._background: set[asyncio.Task[None]] = set()
         self._offline = False
 
-    async def acquire(self, priority: Priority, chat_id: int | None = None) -> None:
-        """Wait until this worker may send one message (to ``chat_id``, when given)."""
+    async def acquire(self, priority: Priority, chat_id: int | None = None, *, then: int = 0) -> None:
+        """Wait until this worker may send one message (to ``chat_id``, when given).
+
+        ``then``: how many more sends this caller will ask for as soon as this one is done (the
+        rest of a reply); their slots are reserved together with this one.
+        """
         if chat_id is not None and chat_id < 0:
             await self._group_turn(chat_id)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (int(priority), next(self._order), future))
+        heapq.heappush(self._waiting, (int(priority), next(self._order), future, max(then, 0)))
         self._ensure_dispatcher()
         await future
 
     def backlog(self) -> int:
         """How many sends wait in this worker for a slot."""
-        return sum(1 for _, _, future in self._waiting if not future.done())
+        return sum(1 for _, _, future, _ in self._waiting if not future.done())
 
     def penalise(self, retry_after: float) -> None:
         """Telegram answered 429: nothing goes out, from any worker, for ``retry_after`` seconds."""
@@ -169,7 +178,7 @@ class RateBudget:
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
-    def _live(self) -> list[tuple[int, int, asyncio.Future[None]]]:
+    def _live(self) -> list[tuple[int, int, asyncio.Future[None], int]]:
         while self._waiting and self._waiting[0][2].done():
             heapq.heappop(self._waiting)  # given up by its caller (cancelled)
         return self._waiting
@@ -182,6 +191,7 @@ class RateBudget:
             if not waiting:
                 self._wake.clear()
                 await self._wake.wait()
+                self._drop_passed()
                 continue
             pause = self._paused_until - self.clock()
             if pause > 0:
@@ -200,9 +210,19 @@ class RateBudget:
             if waiting:
                 heapq.heappop(waiting)[2].set_result(None)
 
-    async def _reserve(self, waiting: list[tuple[int, int, asyncio.Future[None]]]) -> None:
-        bulk_only = all(priority >= Priority.BULK for priority, _, future in waiting if not future.done())
-        count = min(len(waiting), self.limits.bulk_block if bulk_only else self.limits.block)
+    def _drop_passed(self) -> None:
+        """Slots that passed while nobody here waited (announced sends that never came) are gone:
+        spent now they would add to the sends of whoever holds the slots of this moment. A slot
+        merely late because this worker was busy is still used, in order."""
+        now = self.clock()
+        while self._slots and self._slots[0] + self.interval < now:
+            self._slots.popleft()
+
+    async def _reserve(self, waiting: list[tuple[int, int, asyncio.Future[None], int]]) -> None:
+        live = [(priority, then) for priority, _, future, then in waiting if not future.done()]
+        bulk_only = all(priority >= Priority.BULK for priority, _ in live)
+        wanted = sum(1 + then for _, then in live)
+        count = min(wanted, self.limits.bulk_block if bulk_only else self.limits.block)
         first = await self._reserve_shared(count, bulk_only) if self.sessions is not None else None
         if first is None and self.sessions is not None and not self._offline:
             # Bulk found the budget busy: let replies anywhere go first, look again a slot later.

@@ -298,34 +298,36 @@ def forget_replies(session: Session, reply_ids: Sequence[int]) -> int:
     """Delivered (or given up): remove them. Returns how many were still there."""
     if not reply_ids:
         return 0
-    deleted = session.execute(delete(PendingReply).where(PendingReply.id.in_(reply_ids))
-                              .returning(PendingReply.id))
-    return len(deleted.all())
+    return len(_run(session, "forget_replies", lambda _: (
+        delete(_replies).where(_replies.c.id.in_(bindparam("ids", expanding=True)))
+        .returning(_replies.c.id)
+    ), {"ids": list(reply_ids)}).all())
 
 
 def reply_is_current(session: Session, reply_id: int) -> bool:
     """Still worth sending: not replaced by a newer reply, and the conversation has not moved
     past the state it was made for."""
-    row = session.execute(
-        select(PendingReply.state_version, ConversationState.version)
-        .select_from(PendingReply)
-        .outerjoin(ChannelIdentity, (ChannelIdentity.channel == PendingReply.channel)
-                   & (ChannelIdentity.external_id == PendingReply.address))
-        .outerjoin(ConversationState, ConversationState.participant_id == ChannelIdentity.participant_id)
-        .where(PendingReply.id == reply_id)
-    ).first()
+    row = _run(session, "reply_is_current", lambda _: (
+        select(_replies.c.state_version, _states.c.version)
+        .select_from(_replies
+                     .outerjoin(_identities, (_identities.c.channel == _replies.c.channel)
+                                & (_identities.c.external_id == _replies.c.address))
+                     .outerjoin(_states, _states.c.participant_id == _identities.c.participant_id))
+        .where(_replies.c.id == bindparam("reply"))
+    ), {"reply": reply_id}).first()
     if row is None:
         return False
-    made_for, now_at = row
-    return made_for is None or made_for == now_at
+    return row.state_version is None or bool(row.state_version == row.version)
 
 
 def extend_reply_leases(session: Session, reply_ids: Sequence[int], due_at: datetime) -> int:
     """The worker delivering these is alive: nobody else may take them before ``due_at``."""
     if not reply_ids:
         return 0
-    return len(session.execute(update(PendingReply).where(PendingReply.id.in_(reply_ids))
-                               .values(due_at=due_at).returning(PendingReply.id)).all())
+    return len(_run(session, "extend_reply_leases", lambda _: (
+        update(_replies).where(_replies.c.id.in_(bindparam("ids", expanding=True)))
+        .values(due_at=bindparam("due_at")).returning(_replies.c.id)
+    ), {"ids": list(reply_ids), "due_at": due_at}).all())
 
 
 def retry_reply_later(session: Session, reply_id: int, payload: dict[str, Any], due_at: datetime,
@@ -726,22 +728,33 @@ def reserve_slots(session: Session, key: str, now: float, count: int, interval: 
 
     One conditional update, so concurrent workers get slots that never overlap. With
     ``idle_only`` the slots are taken only if nobody has reserved beyond the next slot (bulk
-    sends wait while anyone has replies queued); None if not taken.
+    sends wait while anyone has replies queued); None if not taken. The budget's row is created
+    the first time it is missing (one statement more, once).
     """
-    _run(session, "create_budget", lambda dialect: (
+    span = count * interval
+    params = {"budget": key, "now": now, "interval": interval, "span": span}
+
+    def reserve() -> float | None:
+        after = _run(session, "reserve_idle" if idle_only else "reserve", lambda _: (
+            update(_budgets)
+            .where(_budgets.c.key == bindparam("budget"),
+                   *([_budgets.c.next_slot <= bindparam("now") + bindparam("interval")]
+                     if idle_only else []))
+            .values(next_slot=case((_budgets.c.next_slot > bindparam("now"), _budgets.c.next_slot),
+                                   else_=bindparam("now")) + bindparam("span"))
+            .returning(_budgets.c.next_slot)
+        ), params).scalar_one_or_none()
+        return None if after is None else float(after) - span
+
+    first = reserve()
+    if first is not None:
+        return first
+    created = _run(session, "create_budget", lambda dialect: (
         _insert_for(dialect, _budgets).values(key=bindparam("budget"), next_slot=bindparam("start"))
         .on_conflict_do_nothing(index_elements=["key"])
-    ), {"budget": key, "start": now})
-    span = count * interval
-    after = _run(session, "reserve_idle" if idle_only else "reserve", lambda _: (
-        update(_budgets)
-        .where(_budgets.c.key == bindparam("budget"),
-               *([_budgets.c.next_slot <= bindparam("now") + bindparam("interval")] if idle_only else []))
-        .values(next_slot=case((_budgets.c.next_slot > bindparam("now"), _budgets.c.next_slot),
-                               else_=bindparam("now")) + bindparam("span"))
-        .returning(_budgets.c.next_slot)
-    ), {"budget": key, "now": now, "interval": interval, "span": span}).scalar_one_or_none()
-    return None if after is None else float(after) - span
+    ), {"budget": key, "start": now}).rowcount
+    # Not created now: the row was there, and bulk found the budget busy.
+    return reserve() if created else None
 
 
 def pause_budget(session: Session, key: str, until: float) -> None:

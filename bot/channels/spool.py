@@ -62,9 +62,11 @@ class Spool:
         path = self.directory / f"{batch[0].update_id:020d}{SUFFIX}"
         partial = path.with_suffix(".partial")
         try:
-            with partial.open("w", encoding="utf-8") as file:
-                json.dump([{"update_id": k.update_id, "chat_id": k.chat_id, "update": k.update}
-                           for k in batch], file, ensure_ascii=False)
+            # Encoded whole, then written at once: json.dump would encode piece by piece in Python.
+            data = json.dumps([{"update_id": k.update_id, "chat_id": k.chat_id, "update": k.update}
+                               for k in batch], ensure_ascii=False).encode()
+            with partial.open("wb") as file:
+                file.write(data)
                 file.flush()
                 os.fsync(file.fileno())
             partial.replace(path)

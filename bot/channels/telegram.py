@@ -37,7 +37,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_limits import PREPAID, BudgetLimiter, Prepaid, seconds
 from bot.engine import callbacks
 from bot.engine.language import supported_language
-from bot.engine.messages import Choice, Inbound, InboundKind
+from bot.engine.messages import Choice, EventType, Inbound, InboundKind
 from bot.engine.support import first_aid
 from bot.engine.texts import N_, Catalog
 from bot.outbox import outbound_of
@@ -69,6 +69,8 @@ SHORT_LABEL = 6
 # Chats whose last buttons a worker remembers (a typed answer takes them off); the database keeps
 # them all for other workers and restarts.
 KEYBOARDS_KEPT = 100_000
+# Keyboards built for the questions asked lately (a few per question and language).
+KEYBOARDS_CACHED = 1024
 
 
 class Merge(enum.Enum):
@@ -90,8 +92,13 @@ class Delivery:
     attempts: int = 3
     first_backoff: float = 0.5
     max_backoff: float = 8.0
-    # The background round: remove delivered replies, take over due ones, replay kept updates.
+    # The background round: remove delivered replies, renew leases, replay kept updates.
     tick: float = 1.0
+    # Every this many rounds, look in the database for work other workers left: replies due
+    # (a dead worker's, once their lease ran out) and safeguarding deliveries (staff replies from
+    # the console; alerts this worker raised go at once). A dead worker's replies are taken over
+    # within lease + look_every * tick (10 + 3 s), and an idle worker costs little.
+    look_every: int = 3
     # How often to renew the leases of the replies this worker holds (well inside outbox.LEASE).
     renew_every: float = 3.0
     # A reply that waited longer than this for its send slot is checked against the database
@@ -232,8 +239,13 @@ class ChatLocks:
                 del self._locks[chat_id]
 
 
+@functools.lru_cache(maxsize=KEYBOARDS_CACHED)
 def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
-    """Options first (side by side when short, else one per row), controls on the last row."""
+    """Options first (side by side when short, else one per row), controls on the last row.
+
+    Kept for the questions asked lately: a keyboard is immutable, and building one costs more than
+    the rest of laying out a reply.
+    """
     if not choices:
         return None
     controls = [c for c in choices if c.data.rsplit(":", 1)[-1] in
@@ -279,6 +291,7 @@ class TelegramChannel:
         self._removal: asyncio.TimerHandle | None = None
         # Set by the intake once the updates that waited while this worker was down are stored.
         self.caught_up = asyncio.Event()
+        self._alerts_raised = asyncio.Event()
         # Per chat, the last message with buttons this worker sent or edited, and whether they are
         # still live: a typed answer takes them off. Bounded: the oldest chats are forgotten first.
         self._keyboards: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
@@ -339,6 +352,8 @@ class TelegramChannel:
             self._spawn(self.attempt(chat.id, query.answer))
         if turn.reply is not None:
             self.schedule(bot, turn.reply)
+        if any(event.type is EventType.DISCLOSURE_DETECTED for event in turn.events):
+            self.alert_raised()
         return Handled.DONE
 
     async def keep(self, update: Update, chat_id: int, interface: str | None, bot: ExtBot[Any], *,
@@ -442,7 +457,7 @@ class TelegramChannel:
         steps = actions(reply.payload, merge=reply.payload["merged"], live_keyboard=live)
         for done in range(reply.payload["done"], len(steps)):
             step = steps[done]
-            prepaid = await self._slot(chat_id, reply)
+            prepaid = await self._slot(chat_id, reply, then=len(steps) - done - 1)
             if prepaid is None:
                 log.info("reply %d to chat %s is out of date: dropped", reply.id, chat_id)
                 break
@@ -482,9 +497,10 @@ class TelegramChannel:
         except Exception as exc:
             log.info("could not remove delivered replies now, the next round tries again: %s", exc)
 
-    async def _slot(self, chat_id: int, reply: QueuedReply) -> bool | None:
+    async def _slot(self, chat_id: int, reply: QueuedReply, then: int) -> bool | None:
         """Wait for a send slot; None if the reply went out of date meanwhile, else whether the
         slot is already paid for (True) or the call must ask the rate limiter itself (False).
+        ``then`` calls of the same reply follow: their slots are reserved with this one.
 
         Replies this worker makes for one chat go out in the order of their turns, each in full (a
         help text does not cancel the question before it). A reply that waited is checked against
@@ -494,7 +510,7 @@ class TelegramChannel:
             return False
         loop = asyncio.get_running_loop()
         asked = loop.time()
-        await self.budget.acquire(Priority.REPLY, chat_id)
+        await self.budget.acquire(Priority.REPLY, chat_id, then=then)
         if self._latest.get(chat_id, reply.id) != reply.id:
             # A newer reply from this worker follows this one, in order: nothing to check.
             return True
@@ -670,10 +686,21 @@ class TelegramChannel:
 
         return await self.alerts.round(send)
 
+    def alert_raised(self) -> None:
+        """A turn on this worker raised a safeguarding alert: deliver it now, not at the next look."""
+        self._alerts_raised.set()
+
     async def _rounds(self, bot: ExtBot[Any]) -> None:
+        rounds = 0
         while True:
+            looking = rounds % self.delivery.look_every == 0
+            alerts = looking or self._alerts_raised.is_set()
+            self._alerts_raised.clear()
+            works = [self.replay, self.keep_leases, *([self.redeliver] if looking else []),
+                     *([self.deliver_alerts] if alerts else []), self.tidy]
+            rounds += 1
             # Each on its own: the database may be down, and what waits stays for the next round.
-            for work in (self.replay, self.keep_leases, self.redeliver, self.deliver_alerts, self.tidy):
+            for work in works:
                 try:
                     await work(bot)
                 except Exception as exc:
@@ -684,7 +711,8 @@ class TelegramChannel:
                                     exc_info=log.isEnabledFor(logging.DEBUG))
                 else:
                     self._failing.discard(work.__name__)
-            await asyncio.sleep(self.delivery.tick)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._alerts_raised.wait(), self.delivery.tick)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.rate_budget import Limits, Priority, RateBudget, budget_key
@@ -128,6 +128,68 @@ async def test_without_the_database_a_worker_paces_itself(tmp_path: object) -> N
     engine.dispose()
     assert len(sent) == 30
     assert max(sent) - min(sent) >= 29 / 50 - 0.05
+
+
+def count_reservations(engine: Engine) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE RATE_BUDGETS"):
+            seen.append(statement)
+
+    return seen
+
+
+async def test_a_reply_of_two_calls_reserves_its_slots_in_one_round_trip(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    budget = RateBudget(sessions, budget_key("123:secret"), LIMITS)
+    await budget.acquire(Priority.REPLY)  # the budget's row exists from now on
+    await asyncio.sleep(0.1)
+    reservations = count_reservations(engine)
+    for _ in range(3):
+        await budget.acquire(Priority.REPLY, 7, then=1)
+        await budget.acquire(Priority.REPLY, 7)
+        await asyncio.sleep(0.2)
+    await budget.aclose()
+    assert len(reservations) == 3
+
+
+async def test_a_slot_reserved_for_a_send_that_never_came_is_not_used_later(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    budget = RateBudget(sessions, budget_key("123:secret"), LIMITS)
+    await budget.acquire(Priority.REPLY)  # the budget's row exists from now on
+    await asyncio.sleep(0.1)
+    reservations = count_reservations(engine)
+    await budget.acquire(Priority.REPLY, 7, then=3)
+    # The reply was dropped after its first call; its other slots pass unused.
+    await asyncio.sleep(0.5)
+    await budget.acquire(Priority.REPLY, 7)
+    await budget.aclose()
+    assert len(reservations) == 2
+
+
+async def test_two_workers_announcing_whole_replies_stay_under_the_limit(
+        sessions: sessionmaker[Session]) -> None:
+    first, second = (RateBudget(sessions, budget_key("123:secret"), LIMITS) for _ in range(2))
+    sent: list[float] = []
+
+    async def replies(budget: RateBudget, count: int) -> None:
+        async def reply(chat_id: int) -> None:
+            for then in (2, 1, 0):
+                await budget.acquire(Priority.REPLY, chat_id, then=then)
+                sent.append(time.monotonic())
+
+        await asyncio.gather(*(reply(chat) for chat in range(count)))
+
+    started = time.monotonic()
+    await asyncio.gather(replies(first, 20), replies(second, 20))
+    elapsed = time.monotonic() - started
+    await first.aclose()
+    await second.aclose()
+    assert len(sent) == 120
+    assert elapsed >= 120 / LIMITS.per_second - 0.1
+    assert most_in_one_second(sent) <= LIMITS.per_second * 1.1
 
 
 async def test_two_workers_together_keep_a_group_to_its_pace(sessions: sessionmaker[Session]) -> None:

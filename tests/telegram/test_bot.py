@@ -411,6 +411,33 @@ async def test_a_reply_still_waiting_at_shutdown_goes_out_after_a_restart(
         await until(lambda: bot.count(PendingReply) == 0, "the delivered reply to be cleared")
 
 
+async def test_a_dead_workers_reply_is_taken_over_within_fifteen_seconds(
+        telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database):
+        await onboard(chat, "en")
+        question = await chat.with_button("On foot")
+    # A worker stored this turn and its reply, then died before sending it: nobody renews its lease.
+    app = build_app(ROOT / "config.yml", database)
+    try:
+        app.service.handle("telegram", str(user.chat_id),
+                           Inbound.button(question.button("On foot").callback_data or "",
+                                          datetime.now(UTC)),
+                           message_key="died-with-it",
+                           keep_reply={"pressed": question.message_id, "pressed_text": question.text})
+    finally:
+        app.close()
+    died = asyncio.get_running_loop().time()
+    # Another worker with the production rounds (idle ones look for others' work only now and then).
+    async with youthvoice(telegram_bot, database, delivery=Delivery(merge=Merge.NEVER)):
+        await user.wait_until(
+            lambda messages: next((m for m in messages if m.message_id > question.message_id
+                                   and "What gets in your way" in (m.text or "")), None),
+            timeout=20, what="the dead worker's reply")
+        assert asyncio.get_running_loop().time() - died <= 15
+
+
 async def test_a_newer_reply_replaces_one_still_waiting(telegram_bot: EmulatedBot, database: str) -> None:
     user = telegram_bot.user(language_code="en")
     chat = Chat(user)
