@@ -271,20 +271,26 @@ class LiveCatalogue:
         self._signature: tuple[Any, ...] | None = None
         self.catalogue = Catalogue((), {}, {}, {})
 
-    def current(self, *, check: bool = False) -> Catalogue:
+    def current(self, *, check: bool = False, session: Session | None = None) -> Catalogue:
         """The catalogue, reloaded if something changed; a new object each time it is reloaded.
 
         `check` asks the database now rather than within `every` seconds (one small query).
+        `session`: the caller's transaction to ask in, rather than a connection of its own.
         """
         with self._lock:
             now = self.monotonic()
             if not check and self._checked_at is not None and now - self._checked_at < self.every:
                 return self.catalogue
             self._checked_at = now
-            with self.sessions() as session:
-                signature = store.runs_signature(session)
-                if signature == self._signature:
-                    return self.catalogue
-                self.catalogue = load_catalogue(session, self.config)
+            if session is not None:
+                return self._reloaded(session)
+            with self.sessions() as own:
+                return self._reloaded(own)
+
+    def _reloaded(self, session: Session) -> Catalogue:
+        # With the lock held.
+        signature = store.runs_signature(session)
+        if signature != self._signature:
+            self.catalogue = load_catalogue(session, self.config)
             self._signature = signature
-            return self.catalogue
+        return self.catalogue

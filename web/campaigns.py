@@ -58,8 +58,8 @@ class Status:
 
 
 def _catalogue(current: Page) -> Catalogue:
-    catalogue = current.console.catalogue.current()
-    return catalogue
+    # In the page's transaction: one connection per view, and what the page wrote is in it.
+    return current.console.catalogue.current(session=current.db)
 
 
 def state_of(current: Page, catalogue: Catalogue, run: store.RunInfo, survey: Survey) -> str:

@@ -94,7 +94,8 @@ def _results_page(current: Page, status: int = 200, problem: str | None = None,
     reply = council_replies.reply_for(current.db, campaign_id, council.city)
     answered = reply if reply is not None and reply.council_id == council.id else None
     return current.render("council_results.html", status=status, council=council, results=results,
-                          campaign=results.campaigns[0], reply=answered, problem=problem,
+                          campaign=results.campaigns[0], charts_html=current.charts(results, breakdowns=True),
+                          reply=answered, problem=problem,
                           drafts=drafts, limit=REPLY_LIMIT, zone=_zone(current, council),
                           notice=current.request.query_params.get("done"))
 

@@ -8,6 +8,7 @@ from gettext import GNUTranslations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -40,7 +41,8 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined,
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    locale = LOCALES[language]
+    # Parsed once: given a name, Babel parses it again for every figure of a page.
+    locale = Locale.parse(LOCALES[language])
     env.filters["number"] = lambda value: format_decimal(value, locale=locale)
     env.filters["percent"] = lambda value: format_percent(value, locale=locale)
     env.filters["when"] = lambda value: _when(value, locale)
@@ -52,7 +54,7 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     return env
 
 
-def _when(value: datetime | None, locale: str) -> str:
+def _when(value: datetime | None, locale: Locale) -> str:
     return "" if value is None else format_datetime(value, "medium", locale=locale)
 
 

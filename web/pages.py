@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, Signer
 from jinja2 import Environment
+from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -24,9 +25,11 @@ from bot.campaigns import LiveCatalogue, PublishError
 from bot.config import AppConfig
 from bot.engine.loader import Problem
 from bot.engine.turn import Context
+from digests.model import Digest
 from storage import staff_repository as staff
 from storage.staff import StaffUser
 from web.i18n import LANGUAGES, best_language
+from web.renders import RenderedCharts
 from web.results import ResultsCache
 from web.settings import WebSettings
 from web.status import StatusCache
@@ -56,6 +59,8 @@ class Console:
     results: ResultsCache
     # The status pages' progress figures, kept a few seconds.
     statuses: StatusCache
+    # The results' charts, drawn once per kept digest and language.
+    charts: RenderedCharts = field(default_factory=RenderedCharts)
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
 
@@ -137,6 +142,11 @@ class Page:
             user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
             now=self.now, said=self.said, **values)
         return HTMLResponse(body, status_code=status)
+
+    def charts(self, results: Digest, *, breakdowns: bool = False, headings: bool = False) -> Markup:
+        """The charts of ``results`` (a digest in the reader's language), drawn once per digest."""
+        return self.console.charts.charts(self.console.environments[self.language], results,
+                                          breakdowns=breakdowns, headings=headings)
 
     def return_path(self) -> str:
         """Where to come back to after switching language: this page, or for the answer to a form,

@@ -18,7 +18,8 @@ PUBLIC_CACHE = "public, max-age=300"
 def closed_campaigns(current: Page, city_id: str) -> tuple[list[str], datetime | None]:
     """The campaigns of this city that are over, in the order they were published, and when the
     last of them closed."""
-    catalogue = current.console.catalogue.current()
+    # In the page's transaction: one connection per view.
+    catalogue = current.console.catalogue.current(session=current.db)
     closed = []
     last: datetime | None = None
     for run in sorted(catalogue.runs.values(), key=lambda r: r.published_at):
@@ -49,7 +50,8 @@ def city(current: Page) -> Response:
     campaign_ids, closed_at = closed_campaigns(current, city_id)
     results = current.console.results.results(current.db, city_id, current.language, current.now,
                                                campaign_ids, closed_at)
-    response = current.render("public_city.html", city=found, results=results, zone=found.timezone)
+    response = current.render("public_city.html", city=found, results=results, zone=found.timezone,
+                              charts_html=current.charts(results, headings=True))
     response.headers["cache-control"] = PUBLIC_CACHE
     return response
 

@@ -177,22 +177,22 @@ class Intake:
         deadline = loop.time() + longest
         waiting: int | None = None
         taken_before = self.received
-        try:
-            while loop.time() < deadline:
-                try:
-                    info = await self.bot.get_webhook_info()
-                except TelegramError as exc:
-                    log.warning("could not ask Telegram what waits for this bot: %s", exc)
-                else:
-                    if info.pending_update_count == 0:
-                        break
-                    if waiting is None:
-                        waiting, taken_before = info.pending_update_count, self.received
-                    elif self.received - taken_before >= waiting:
-                        break
-                await asyncio.sleep(CATCH_UP_EVERY)
-        finally:
-            self.channel.catch_up_done(self.bot)
+        while loop.time() < deadline:
+            try:
+                info = await self.bot.get_webhook_info()
+            except Exception as exc:
+                # Telegram unreachable, or an answer that cannot be read: the deadline still holds.
+                log.warning("could not ask Telegram what waits for this bot: %s", exc)
+            else:
+                if info.pending_update_count == 0:
+                    break
+                if waiting is None:
+                    waiting, taken_before = info.pending_update_count, self.received
+                elif self.received - taken_before >= waiting:
+                    break
+            await asyncio.sleep(CATCH_UP_EVERY)
+        # Not when cancelled: a worker stopping takes nothing over.
+        self.channel.catch_up_done(self.bot)
 
     def _spawn(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)

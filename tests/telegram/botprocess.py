@@ -34,7 +34,8 @@ class BotProcess:
     def start(self) -> None:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": self.bot.token, "TELEGRAM_API_URL": self.bot.url,
                "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": self.database}
-        command = [sys.executable, "-m", "bot.cli", "--config", str(self.config), "run", "--no-nlu",
+        # -v: what the bot did (replies taken over, dropped as out of date) is in the log when a run fails.
+        command = [sys.executable, "-m", "bot.cli", "--config", str(self.config), "-v", "run", "--no-nlu",
                    "--spool", str(self.folder / "spool")]
         if self.webhook_port is not None:
             url = self.public_url or f"http://127.0.0.1:{self.webhook_port}/telegram"

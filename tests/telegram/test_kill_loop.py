@@ -118,7 +118,8 @@ async def kill_now_and_then(process: BotProcess, personas: list[Persona], bot: E
                             busy: list[int]) -> None:
     rng = random.Random()
     for _ in range(KILLS):
-        # Once the restarted bot is up (its first Bot API calls), at a random moment.
+        # Once Bot API calls are seen again, at a random moment. The killed bot's last calls count
+        # too, so some kills land while the restarted one is still starting (a crash loop).
         started = time.time()
         while not any(c.at >= started - 0.5 for c in await bot.calls()):
             await asyncio.sleep(0.1)

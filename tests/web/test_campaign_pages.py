@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from bot.broadcast import Broadcaster, Planner, Sent
@@ -139,3 +139,21 @@ def test_campaign_texts_are_escaped_on_every_page(site: Site, signed_in: dict[st
     location = publish(partner, text)
     for page in (partner.get(location).text, partner.get("/campaigns").text):
         assert "<script>x()</script>" not in page and "<b>quartier</b>" not in page
+
+
+def test_a_status_view_asks_in_one_transaction_besides_the_session_check(
+        site: Site, signed_in: dict[str, TestClient]) -> None:
+    location = publish(signed_in["partner"], campaign_text("quartier"))
+    checkouts: list[object] = []
+
+    def taken(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(site.app.engine, "checkout", taken)
+    try:
+        page = signed_in["partner"].get(location)
+    finally:
+        event.remove(site.app.engine, "checkout", taken)
+    assert page.status_code == 200 and "in the target" in page.text
+    # The session check, then the page: the campaigns' check and the figures share the page's.
+    assert len(checkouts) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from storage import campaign_store as store
 from storage.models import Participant
@@ -64,3 +64,22 @@ def test_an_unknown_city_is_not_found(site: Site) -> None:
     cities = site.client(language="en").get("/results").text
     for name in ("Lyon", "Montreal", "Brussels"):
         assert name in cities
+
+
+def test_a_view_takes_one_connection(site: Site, tmp_path: Path) -> None:
+    seed(site, tmp_path)
+    close(site, "my-city")
+    visitor = site.client()
+    checkouts: list[object] = []
+
+    def taken(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(site.app.engine, "checkout", taken)
+    try:
+        page = visitor.get("/results/lyon?lang=en")
+    finally:
+        event.remove(site.app.engine, "checkout", taken)
+    assert "How do you usually get around town?" in page.text
+    # The closed campaigns and the kept figures, in one transaction (nobody is signed in).
+    assert len(checkouts) == 1
