@@ -32,7 +32,6 @@ from web.i18n import LANGUAGES, best_language
 from web.renders import RenderedCharts
 from web.results import ResultsCache
 from web.settings import WebSettings
-from web.status import StatusCache
 
 SESSION_COOKIE = "yv_session"
 CSRF_COOKIE = "yv_csrf"
@@ -57,8 +56,6 @@ class Console:
     catalogue: LiveCatalogue
     # The results pages' counts, kept between requests.
     results: ResultsCache
-    # The status pages' progress figures, kept a few seconds.
-    statuses: StatusCache
     # The results' charts, drawn once per kept digest and language.
     charts: RenderedCharts = field(default_factory=RenderedCharts)
     session_signer: Signer = field(init=False)
