@@ -389,6 +389,10 @@ class ProgressBar:
             left = "all sent"
         elif rate > 0:
             left = f"{_duration(progress.waiting / rate)} left"
+        elif progress.telegram_limit:
+            left = f"{progress.telegram_limit} waiting for Telegram's limit"
+        elif progress.unreachable:
+            left = f"{progress.unreachable} to try again (Telegram could not be reached)"
         elif progress.waiting and progress.next_due is not None and progress.next_due > now:
             left = f"waiting until {progress.next_due:%H:%M} UTC (quiet hours)"
         else:
