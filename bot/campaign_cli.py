@@ -226,10 +226,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         with app.sessions() as session:
             groups = reports.progress_by_group(session, run.campaign_id, audiences, CHANNEL)
         print(status_report(survey, run.version, run.partner_id, _state(app, run, survey), groups,
-                            app.config.reporting.min_group_size))
+                            app.config.reporting.min_group_size,
+                            _not_sent_yet(progress_of(app.sessions, run.campaign_id))))
         return 0
     finally:
         app.close()
+
+
+def _not_sent_yet(progress: Progress) -> list[str]:
+    """The messages still on their way, by what they wait for ("invited" counts only those
+    Telegram took)."""
+    parts = [f"{count} {what}" for count, what in (
+        (progress.queued, "waiting to be sent"), (progress.sending, "being sent now"),
+        (progress.telegram_limit, "waiting for Telegram's limit"),
+        (progress.unreachable, "to try again (Telegram could not be reached)")) if count]
+    return ["", "Not sent yet: " + ", ".join(parts) + "."] if parts else []
 
 
 def cmd_close(args: argparse.Namespace) -> int:

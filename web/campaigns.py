@@ -13,7 +13,7 @@ from pathlib import Path
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.broadcast import Planner
+from bot.broadcast import Planner, Progress
 from bot.campaign_export import rows_for, write_csv, write_xlsx
 from bot.campaign_schedule import Planned, ScheduleError, parse_local, plan_of, reschedule
 from bot.campaigns import Catalogue, PublishError, publish
@@ -28,7 +28,7 @@ from web.pages import NotFound, Page, page
 from web.partner import check, partner_cities
 
 METRIC_NAMES = {
-    "targeted": N_("in the target"), "invited": N_("invited"), "delivered": N_("delivered"),
+    "targeted": N_("in the target"), "invited": N_("invited"),
     "failed": N_("failed"), "started": N_("started"), "completed": N_("completed"),
     "not_now": N_("not now"), "stopped": N_("stopped"), "reminded": N_("reminded"),
 }
@@ -52,7 +52,8 @@ class Status:
     total: Counter[str]
     by_city: tuple[Line, ...]
     by_band: tuple[Line, ...]
-    waiting: int
+    # The broadcast's messages not sent yet, by what they wait for.
+    progress: Progress
     planned: Planned
     counted_at: datetime
 
@@ -127,7 +128,7 @@ def status_of(current: Page, campaign_id: str) -> Status:
         total.update(counts)
     cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
     return Status(survey, run, state_of(current, catalogue, run, survey), total,
-                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress.waiting,
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress,
                   plan_of(current.db, current.config, survey, run, current.now), figures.counted_at)
 
 
