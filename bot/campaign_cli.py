@@ -157,7 +157,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if published.version != published.file_version:
             print(f"  (the file says version {published.file_version}; the next free number was used)")
         print(f"  for: {_describe_audience(app, survey)}")
-        print(f"  {_describe_schedule(app, survey)}")
+        applied = published.schedule
+        scheduled = dataclasses.replace(survey, schedule=dataclasses.replace(
+            survey.schedule, opens=applied.opens, closes=applied.closes))
+        print(f"  {_describe_schedule(app, scheduled)}")
+        if applied.source == "schedule":
+            print("  (the times set with `youthvoice campaign schedule` or in the console stay: the file "
+                  "keeps the times of the version it replaces)")
         print(f"  {targeted} young people are in the target today.")
         print("The running bot offers it within a minute and sends the invitations (not at night).")
         print(f"To send them from here and watch: youthvoice campaign send {survey.id} --wait")

@@ -181,16 +181,17 @@ def publish_file(current: Page) -> Response:
     source = current.field("source").replace("\r\n", "\n")
     try:
         survey = load_survey(source, "campaign.yml", current.config.community())
-        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
-                            current.now)
-        current.audit("campaign_published", survey.id, version=published.version)
-        current.console.statuses.forget(survey.id)
-        # Times chosen beside the Publish button, when they differ from the file's: set in the
-        # same transaction, so that nothing goes out at the file's time meanwhile.
+        # Times chosen beside the Publish button (shown filled with those that apply): they count
+        # for the checks, and are set in the same transaction when they differ from those, so
+        # that nothing goes out at other times meanwhile.
         opens = parse_local(current.field("opens"), current.tr("Opens"))
         closes = parse_local(current.field("closes"), current.tr("Closes"))
-        if "opens" in (current.form or {}) and (opens, closes) != (survey.schedule.opens,
-                                                                   survey.schedule.closes):
+        chosen = (opens, closes) if "opens" in (current.form or {}) else None
+        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
+                            current.now, chosen)
+        current.audit("campaign_published", survey.id, version=published.version)
+        current.console.statuses.forget(survey.id)
+        if published.schedule.source == "chosen":
             reschedule(current.db, current.config, survey, opens, closes, current.now,
                        actor=current.user.email, partner_id=current.user.partner_id)
     except SurveyError:
