@@ -13,7 +13,7 @@ from pathlib import Path
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.broadcast import Planner
+from bot.broadcast import Planner, Progress
 from bot.campaign_export import rows_for, write_csv, write_xlsx
 from bot.campaign_schedule import Planned, ScheduleError, parse_local, plan_of, reschedule
 from bot.campaigns import Catalogue, PublishError, publish
@@ -30,7 +30,7 @@ from web.pages import NotFound, Page, page
 from web.partner import check, partner_cities
 
 METRIC_NAMES = {
-    "targeted": N_("in the target"), "invited": N_("invited"), "delivered": N_("delivered"),
+    "targeted": N_("in the target"), "invited": N_("invited"),
     "failed": N_("failed"), "started": N_("started"), "completed": N_("completed"),
     "not_now": N_("not now"), "stopped": N_("stopped"), "reminded": N_("reminded"),
 }
@@ -54,7 +54,8 @@ class Status:
     total: Counter[str]
     by_city: tuple[Line, ...]
     by_band: tuple[Line, ...]
-    waiting: int
+    # The broadcast's messages not sent yet, by what they wait for.
+    progress: Progress
     planned: Planned
     counted_at: datetime
 
@@ -128,7 +129,7 @@ def status_of(current: Page, campaign_id: str) -> Status:
         total.update(counts)
     cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
     return Status(survey, run, state_of(current, catalogue, run, survey), total,
-                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress.waiting,
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress,
                   plan_of(current.db, current.config, survey, run, current.now), figures.counted_at)
 
 
@@ -180,15 +181,16 @@ def publish_file(current: Page) -> Response:
     source = current.field("source").replace("\r\n", "\n")
     try:
         survey = load_survey(source, "campaign.yml", current.config.community())
-        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
-                            current.now)
-        current.audit("campaign_published", survey.id, version=published.version)
-        # Times chosen beside the Publish button, when they differ from the file's: set in the
-        # same transaction, so that nothing goes out at the file's time meanwhile.
+        # Times chosen beside the Publish button (shown filled with those that apply): they count
+        # for the checks, and are set in the same transaction when they differ from those, so
+        # that nothing goes out at other times meanwhile.
         opens = parse_local(current.field("opens"), current.tr("Opens"))
         closes = parse_local(current.field("closes"), current.tr("Closes"))
-        if "opens" in (current.form or {}) and (opens, closes) != (survey.schedule.opens,
-                                                                   survey.schedule.closes):
+        chosen = (opens, closes) if "opens" in (current.form or {}) else None
+        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
+                            current.now, chosen)
+        current.audit("campaign_published", survey.id, version=published.version)
+        if published.schedule.source == "chosen":
             reschedule(current.db, current.config, survey, opens, closes, current.now,
                        actor=current.user.email, partner_id=current.user.partner_id)
     except SurveyError:
