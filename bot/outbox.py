@@ -43,12 +43,14 @@ GIVE_UP_AFTER = timedelta(days=3)
 
 
 def payload_of(context: dict[str, Any], acknowledgement: str | None,
-               outbound: tuple[Outbound, ...], buttons_at: int | None = None) -> dict[str, Any]:
+               outbound: tuple[Outbound, ...], buttons_at: int | None = None,
+               closes: bool = False) -> dict[str, Any]:
     """A turn's reply as JSON: the channel's own context (e.g. which message was pressed) and texts.
 
     ``buttons_at``: the chat's last message with live buttons as stored when the turn ran.
+    ``closes``: the turn ended what earlier buttons answer (a finished survey, /stop): they go.
     """
-    return {
+    payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "context": context,
         "buttons_at": buttons_at,
@@ -57,6 +59,9 @@ def payload_of(context: dict[str, Any], acknowledgement: str | None,
                       "replace": m.replace, "expects_text": m.expects_text} for m in outbound],
         "done": 0,
     }
+    if closes:
+        payload["closes"] = True
+    return payload
 
 
 def outbound_of(payload: dict[str, Any]) -> tuple[Outbound, ...]:

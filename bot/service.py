@@ -84,6 +84,8 @@ def _reads_only(result: Step) -> bool:
 
 
 ERASING_EVENTS = {EventType.CONSENT_REFUSED, EventType.NOT_ELIGIBLE, EventType.ERASURE_CONFIRMED}
+# After these nothing is left for an earlier question's buttons to answer: the reply takes them off.
+CLOSING_EVENTS = {EventType.SURVEY_COMPLETED, EventType.SURVEY_CLOSED, EventType.PARTICIPANT_STOPPED}
 
 
 def utc_now() -> datetime:
@@ -287,7 +289,8 @@ class ConversationService:
         reply = None
         prepared = None
         if keep_reply is not None and (outbound or result.acknowledgement):
-            payload = payload_of(keep_reply, result.acknowledgement, outbound, buttons_at)
+            payload = payload_of(keep_reply, result.acknowledgement, outbound, buttons_at,
+                                 closes=any(e.type in CLOSING_EVENTS for e in result.events))
             reply_id = repo.queue_reply(session, channel, external_id, payload, now, now + LEASE,
                                         version, delivered.ids)
             delivered.removed = True

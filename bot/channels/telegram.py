@@ -211,10 +211,12 @@ def actions(payload: dict[str, Any], *, merge: bool = False,
                           None))
     asks_anew = any((m.choices or m.expects_text) and not (m.replace and pressed is not None)
                     for m in outbound)
-    if live_keyboard is not None and asks_anew and (pressed is None or live_keyboard > pressed):
+    if live_keyboard is not None and (asks_anew or payload.get("closes")) and (
+            pressed is None or live_keyboard > pressed):
         # A typed answer, or a press on an older message: the last question's buttons go, so only
-        # the newest question has any. The user's own message shows their answer below it. (Older
-        # than the pressed message, they went when the pressed one was sent: what we know is stale.)
+        # the newest question has any; after the survey's last answer (or /stop) none is left. The
+        # user's own message shows their answer below it. (Older than the pressed message, they
+        # went when the pressed one was sent: what we know is stale.)
         steps.insert(0, ClearButtons(live_keyboard))
     for message in outbound:
         markup = keyboard(message.choices)

@@ -603,6 +603,45 @@ async def test_a_typed_answer_takes_the_buttons_off_the_question_it_answers(
             (await chat.with_button("The cost")).message_id]
 
 
+async def test_the_last_answer_takes_the_buttons_off_the_last_question(
+        telegram_bot: EmulatedBot, database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database) as bot:
+        await onboard(chat, "en")
+        await chat.say("by subway mostly", "What gets in your way")
+        await chat.say("the cost", "during the day")
+        await chat.say("5", "And in the evening")
+        await chat.say("3", "Is there a park")
+        await chat.say("nope", "enough places for young people")
+        await chat.say("none", "change one thing")
+        last = await chat.with_button("Skip ⏭")
+        await chat.say("A youth centre that stays open late", "Thank you!")
+        # Nothing is left to answer: no Back or Skip stays live under the last question.
+        answered = await user.wait_until(
+            lambda ms: next((m for m in ms if m.message_id == last.message_id and not m.buttons), None),
+            what="the last question without buttons")
+        assert answered.text == last.text
+        assert [m.message_id for m in await user.messages() if m.buttons] == []
+        assert bot.answers(user)["change_first"] == "A youth centre that stays open late"
+
+
+async def test_stop_takes_the_buttons_off_the_question_it_leaves(telegram_bot: EmulatedBot,
+                                                                 database: str) -> None:
+    user = telegram_bot.user(language_code="en")
+    chat = Chat(user)
+    async with youthvoice(telegram_bot, database):
+        await onboard(chat, "en")
+        question = await chat.with_button("On foot")
+        await chat.command("stop", "you will get no more messages")
+        await user.wait_until(
+            lambda ms: next((m for m in ms if m.message_id == question.message_id and not m.buttons), None),
+            what="the left question without buttons")
+        # Coming back asks it again, with buttons of its own.
+        await chat.command("start", "Welcome back")
+        await chat.press("On foot", "What gets in your way")
+
+
 async def test_a_batch_that_cannot_be_read_is_set_aside_and_polling_goes_on(
         telegram_bot: EmulatedBot, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     user = telegram_bot.user(language_code="en")
