@@ -10,7 +10,10 @@ one campaign from the terminal. Each round:
    participant stopped, the campaign closed, they started on their own) and put back those that
    would reach someone at night;
 3. send each under the deployment's rate budget, writing `sending` before the message leaves, so
-   a sender killed at any moment never sends it again after a restart.
+   a sender killed at any moment never sends it again after a restart; how a wave ended is
+   recorded with the commit that marks the next one (or alone, if that one waits for its slots),
+   so such a kill leaves at most the wave in flight unsettled, shown once its lease ran out as
+   "may have arrived, not sent again" rather than as being sent.
 """
 
 from __future__ import annotations
@@ -74,7 +77,9 @@ class BroadcastSettings:
     # tens of milliseconds each) cost little of the rate (at 50 per claim they cost 8%), while a
     # killed sender's claims, which wait for the lease, stay few.
     batch_seconds: float = 4.0
-    # A dead worker's claimed rows go to others after this; rows it was sending never do.
+    # A dead worker's claimed rows go to others after this; rows it was sending never do. A row
+    # being sent holds it from the moment it is marked: longer than a request can take (the
+    # connection's timeouts, about 11 s), so that only a stopped sender's rows outlive it.
     lease: timedelta = timedelta(seconds=15)
     plan_every: float = 10.0
     # The shortest pause after a round that found nothing due (idle, the next look is at the next plan).
@@ -82,6 +87,9 @@ class BroadcastSettings:
     # Messages marked as sending in one commit and sent together: a fifth of a second's worth of
     # the rate (5 at 25/s), small bursts that keep each second under the rate.
     waves_per_second: int = 5
+    # How long a wave's outcomes may wait for the next wave's commit (no commit of their own)
+    # while that wave waits for its slots; after this they are recorded alone.
+    settle_within: float = 1.0
     first_retry: timedelta = timedelta(seconds=30)
 
 
@@ -170,31 +178,51 @@ class Broadcaster:
         to_send = await asyncio.to_thread(self._claim, catalogue, campaign_id)
         if to_send is None:
             return 0
-        results: list[tuple[Claimed, Sent | Flooded]] = []
         wave = max(1, math.ceil(self.budget.limits.per_second / self.settings.waves_per_second))
+        unsettled: list[tuple[Claimed, Sent | Flooded]] = []
         for start in range(0, len(to_send), wave):
-            results += await self._send_wave(to_send[start:start + wave])
-        await asyncio.to_thread(self._settle, results)
+            unsettled = await self._send_wave(to_send[start:start + wave], unsettled)
+        if unsettled:
+            await asyncio.to_thread(self._settle, unsettled)
         return max(len(to_send), 1)
 
-    async def _send_wave(self, wave: list[tuple[Claimed, Outbound]]) -> list[tuple[Claimed, Sent | Flooded]]:
-        """Take a slot for each, mark them all as sending in one commit, then send them together.
+    async def _send_wave(self, wave: list[tuple[Claimed, Outbound]],
+                         unsettled: list[tuple[Claimed, Sent | Flooded]]
+                         ) -> list[tuple[Claimed, Sent | Flooded]]:
+        """Take a slot for each, mark them all as sending in one commit, then send them together;
+        returns how they ended, to be recorded with the next wave's commit.
 
         Telegram has no way to ask whether a message arrived, so one moment is unavoidable: killed
         after the commit and before a request has left, that invitation is lost rather than sent
         twice (a row left in `sending` is never sent again). The commit and the requests follow
         each other on this thread with nothing in between, which keeps that moment to the
         fraction of a millisecond each request takes to build and write.
+
+        ``unsettled``: how the previous wave ended, recorded in this wave's commit, or alone first
+        if this wave waits long for its slots (replies go first): a row stays `sending` only while
+        its request is out, well within its lease.
         """
-        for row, _ in wave:
-            assert row.address is not None
-            await self.budget.acquire(Priority.BULK, int(row.address) if row.address.isdigit() else None)
+        slots = asyncio.ensure_future(self._slots(wave))
+        try:
+            if unsettled and not (await asyncio.wait({slots}, timeout=self.settings.settle_within))[0]:
+                await asyncio.to_thread(self._settle, unsettled)
+                unsettled = []
+            await slots
+        finally:
+            slots.cancel()
         # On this thread, not another: nothing else runs between the commit and the sends.
-        marked = self._mark_sending([row.id for row, _ in wave])
+        marked = self._mark_sending([row.id for row, _ in wave], unsettled)
         # A row missing here ran out of lease and another worker holds it: it is theirs to send.
         mine = [(row, message) for row, message in wave if row.id in marked]
         sent = await asyncio.gather(*(self.send(row.address or "", message) for row, message in mine))
+        if any(outcome is Sent.BLOCKED for _, outcome in unsettled):
+            await asyncio.to_thread(self._stop_blocked, unsettled)
         return [(row, outcome) for (row, _), outcome in zip(mine, sent, strict=True)]
+
+    async def _slots(self, wave: list[tuple[Claimed, Outbound]]) -> None:
+        for row, _ in wave:
+            assert row.address is not None
+            await self.budget.acquire(Priority.BULK, int(row.address) if row.address.isdigit() else None)
 
     def _claim(self, catalogue: Catalogue,
                campaign_id: str | None) -> list[tuple[Claimed, Outbound]] | None:
@@ -248,12 +276,21 @@ class Broadcaster:
             return True
         return False
 
-    def _mark_sending(self, ids: list[int]) -> set[int]:
+    def _mark_sending(self, ids: list[int], unsettled: list[tuple[Claimed, Sent | Flooded]]) -> set[int]:
+        now = self.clock()
         with self.sessions.begin() as session:
-            return queue.mark_sending(session, ids, self.worker)
+            if unsettled:
+                self._record(session, unsettled, now)
+            return queue.mark_sending(session, ids, self.worker, now + self.settings.lease)
 
     def _settle(self, results: list[tuple[Claimed, Sent | Flooded]]) -> None:
-        now = self.clock()
+        with self.sessions.begin() as session:
+            self._record(session, results, self.clock())
+        self._stop_blocked(results)
+
+    def _record(self, session: Session, results: list[tuple[Claimed, Sent | Flooded]],
+                now: datetime) -> None:
+        """How sends ended: settled, back in the queue for Telegram's wait or a retry, or failed."""
         outcomes: list[tuple[int, str]] = []
         retry: list[Claimed] = []
         flooded: dict[datetime, list[int]] = {}
@@ -271,17 +308,18 @@ class Broadcaster:
                 outcomes.append((row.id, "failed"))
             else:
                 retry.append(row)
-        with self.sessions.begin() as session:
-            queue.settle(session, outcomes, now)
-            for due, ids in flooded.items():
-                queue.release(session, ids, due, "telegram_limit", attempt_counted=False)
-            for row in retry:
-                attempts = queue.attempts_of(session, row.id)
-                if attempts >= MAX_ATTEMPTS:
-                    queue.settle(session, [(row.id, "failed")], now)
-                else:
-                    pause = self.settings.first_retry * (2 ** max(attempts - 1, 0))
-                    queue.release(session, [row.id], now + pause, "unreachable")
+        queue.settle(session, outcomes, now)
+        for due, ids in flooded.items():
+            queue.release(session, ids, due, "telegram_limit", attempt_counted=False)
+        for row in retry:
+            attempts = queue.attempts_of(session, row.id)
+            if attempts >= MAX_ATTEMPTS:
+                queue.settle(session, [(row.id, "failed")], now)
+            else:
+                pause = self.settings.first_retry * (2 ** max(attempts - 1, 0))
+                queue.release(session, [row.id], now + pause, "unreachable")
+
+    def _stop_blocked(self, results: list[tuple[Claimed, Sent | Flooded]]) -> None:
         for row, sent in results:
             if sent is Sent.BLOCKED and row.address is not None:
                 try:
@@ -334,8 +372,14 @@ class Progress:
 
     @property
     def sending(self) -> int:
-        """Taken by a worker: waiting for its slot in the rate, or on its way to Telegram."""
+        """Taken by a worker at it: waiting for its slot in the rate, or on its way to Telegram."""
         return self.counts.get("claimed", 0) + self.counts.get("sending", 0)
+
+    @property
+    def interrupted(self) -> int:
+        """Its sender stopped (killed) while it was on its way: it may have arrived. Never sent
+        again, so that nobody gets an invitation twice; not counted as invited either."""
+        return self.counts.get("interrupted", 0)
 
     @property
     def telegram_limit(self) -> int:
@@ -357,7 +401,7 @@ class Progress:
         """What a worker will still pick up by itself: the broadcast is under way while some are.
 
         A row already `sending` is not among them: it is settled in a moment, or, its sender
-        killed in that moment, never sent again."""
+        killed in that moment, never sent again (`interrupted`)."""
         return self.queued + self.counts.get("claimed", 0) + self.telegram_limit + self.unreachable
 
     @property
@@ -365,6 +409,7 @@ class Progress:
         return self.total - self.waiting
 
 
-def progress_of(sessions: sessionmaker[Session], campaign_id: str) -> Progress:
+def progress_of(sessions: sessionmaker[Session], campaign_id: str, now: datetime | None = None
+                ) -> Progress:
     with sessions() as session:
-        return Progress(queue.counts(session, campaign_id), queue.next_due(session, campaign_id))
+        return Progress(queue.counts(session, campaign_id, now), queue.next_due(session, campaign_id))

@@ -233,7 +233,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             groups = reports.progress_by_group(session, run.campaign_id, audiences, CHANNEL)
         print(status_report(survey, run.version, run.partner_id, _state(app, run, survey), groups,
                             app.config.reporting.min_group_size,
-                            _not_sent_yet(progress_of(app.sessions, run.campaign_id))))
+                            _not_sent_yet(progress_of(app.sessions, run.campaign_id,
+                                                      app.service.clock()))))
         return 0
     finally:
         app.close()
@@ -246,7 +247,15 @@ def _not_sent_yet(progress: Progress) -> list[str]:
         (progress.queued, "waiting to be sent"), (progress.sending, "being sent now"),
         (progress.telegram_limit, "waiting for Telegram's limit"),
         (progress.unreachable, "to try again (Telegram could not be reached)")) if count]
-    return ["", "Not sent yet: " + ", ".join(parts) + "."] if parts else []
+    lines = ["", "Not sent yet: " + ", ".join(parts) + "."] if parts else []
+    if progress.interrupted:
+        lines += ["", f"{progress.interrupted} {_interrupted(progress.interrupted)}"]
+    return lines
+
+
+def _interrupted(count: int) -> str:
+    return (("invitation" if count == 1 else "invitations") + " may have arrived: the sender "
+            "stopped while sending them. Not sent again, so that nobody is invited twice.")
 
 
 def cmd_close(args: argparse.Namespace) -> int:
@@ -327,10 +336,13 @@ def cmd_send(args: argparse.Namespace) -> int:
         assert secrets.telegram_token is not None
         asyncio.run(_send_and_watch(app, planner, run.campaign_id, secrets.telegram_token,
                                     secrets.telegram_api_url, sys.stderr))
-        final = progress_of(app.sessions, run.campaign_id).counts
-        print(f"Done: {final.get('sent', 0)} sent, {final.get('failed', 0)} failed, "
-              f"{final.get('blocked', 0)} blocked the bot, {final.get('dropped', 0)} "
+        final = progress_of(app.sessions, run.campaign_id, app.service.clock())
+        counted = final.counts
+        print(f"Done: {counted.get('sent', 0)} sent, {counted.get('failed', 0)} failed, "
+              f"{counted.get('blocked', 0)} blocked the bot, {counted.get('dropped', 0)} "
               "not sent (stopped, started on their own, or closed).")
+        if final.interrupted:
+            print(f"{final.interrupted} {_interrupted(final.interrupted)}")
         return 0
     finally:
         app.close()

@@ -7,13 +7,18 @@ now (its flood limit, no connection) goes back to `queued` with the reason, for 
 `sent` means Telegram took the message, and a row never leaves `sent`. Claims take rows with
 FOR UPDATE SKIP LOCKED on PostgreSQL and a conditional update everywhere, so two workers never hold
 the same row; a row in `sending` is never claimed again, so a message is never sent twice.
+
+A claim's lease says the worker is still at it. A `claimed` row whose lease ran out goes to the
+next worker that claims; a `sending` row whose lease ran out had its sender stop (killed, machine
+lost) while the message was on its way: it may have arrived, and it stays unsent rather than risk
+a second invitation. Figures tell both apart from work under way (`counts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -169,12 +174,14 @@ def claim(session: Session, worker: str, now: datetime, lease: timedelta, limit:
                     bool(row[9]), bool(row[10]), bool(row[11])) for row in rows]
 
 
-def mark_sending(session: Session, ids: Sequence[int], worker: str) -> set[int]:
-    """Just before sending: the rows this worker still holds (a lost claim is not sent)."""
+def mark_sending(session: Session, ids: Sequence[int], worker: str, until: datetime) -> set[int]:
+    """Just before sending: the rows this worker still holds (a lost claim is not sent). Their
+    lease now runs from this moment (`until`), for as long as the request may take: a row still
+    `sending` after it was left by a sender that stopped."""
     return set(session.scalars(
         update(Invitation).where(Invitation.id.in_(ids), Invitation.status == "claimed",
                                  Invitation.claimed_by == worker)
-        .values(status="sending", attempts=Invitation.attempts + 1)
+        .values(status="sending", attempts=Invitation.attempts + 1, claimed_until=until)
         .returning(Invitation.id)).all())
 
 
@@ -203,10 +210,14 @@ def release(session: Session, ids: Sequence[int], due_at: datetime, reason: str 
         session.execute(update(Invitation).where(Invitation.id.in_(ids)).values(**values))
 
 
-def counts(session: Session, campaign_id: str | None = None) -> dict[str, int]:
+def counts(session: Session, campaign_id: str | None = None, now: datetime | None = None
+           ) -> dict[str, int]:
     """Rows per status (invitations and reminders together). Queued rows that Telegram refused
     for now are counted under their reason instead: `telegram_limit` (its flood limit) or
-    `unreachable`."""
+    `unreachable`. Rows whose worker's lease ran out by `now` (default: the wall clock) are
+    counted by what becomes of them: a `claimed` one as `queued` (any worker takes it), a
+    `sending` one as `interrupted` (its sender stopped while sending: it may have arrived, and
+    it is not sent again)."""
     statement = (select(Invitation.status, Invitation.retry_reason, func.count())
                  .group_by(Invitation.status, Invitation.retry_reason))
     if campaign_id is not None:
@@ -215,6 +226,20 @@ def counts(session: Session, campaign_id: str | None = None) -> dict[str, int]:
     for status, reason, n in session.execute(statement).all():
         key = reason if status == "queued" and reason is not None else status
         found[key] = found.get(key, 0) + int(n)
+    if found.get("claimed") or found.get("sending"):
+        # Only while rows are held: the figures' one query stays alone the rest of the time.
+        lapsed = (select(Invitation.status, func.count())
+                  .where(Invitation.status.in_(("claimed", "sending")),
+                         Invitation.claimed_until < (now or datetime.now(UTC)))
+                  .group_by(Invitation.status))
+        if campaign_id is not None:
+            lapsed = lapsed.where(Invitation.campaign_id == campaign_id)
+        for status, n in session.execute(lapsed).all():
+            key = "queued" if status == "claimed" else "interrupted"
+            found[key] = found.get(key, 0) + int(n)
+            found[status] -= int(n)
+            if not found[status]:
+                del found[status]
     return found
 
 

@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
-from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Send, Sent
+from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Send, Sent, progress_of
 from bot.campaigns import LiveCatalogue, publish
 from bot.engine.loader import load_survey
 from bot.engine.messages import Outbound
-from bot.rate_budget import Limits, RateBudget
+from bot.rate_budget import Limits, Priority, RateBudget
 from storage.models import Invitation, Participant
 from tests.support.bot_api_double import BotApiDouble
 from tests.support.deployment import ROOT, campaign_text, seed_participants, write_deployment
@@ -155,6 +155,38 @@ async def test_two_broadcasters_together_never_send_the_same_invitation(app: App
     assert set(everyone) == {str(c) for c in chats} and max(everyone.values()) == 1
 
 
+async def test_a_wave_waiting_for_its_slots_does_not_hold_back_the_last_ones_outcomes(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outcomes ride on the next wave's commit, unless that wave waits for the budget (replies
+    first): then they are recorded alone, and no row stays `sending` while nothing is out."""
+    seed_participants(app.sessions, 20)
+    publish_campaign(app)
+    sender = broadcaster(app, Recorder())
+    sender.settings = BroadcastSettings(batch_seconds=0.02, waves_per_second=100, settle_within=0.05)
+    budget = sender.budget
+    acquire = budget.acquire
+    asked: list[int | None] = []
+    replies_done = asyncio.Event()
+
+    async def busy_with_replies(priority: Priority, chat_id: int | None = None, *, then: int = 0) -> None:
+        asked.append(chat_id)
+        if len(asked) > 10:
+            await replies_done.wait()
+        await acquire(priority, chat_id, then=then)
+
+    monkeypatch.setattr(budget, "acquire", busy_with_replies)
+    sender.planner.plan()
+    round_ = asyncio.create_task(sender.round())
+    deadline = asyncio.get_running_loop().time() + 10
+    while statuses(app) != Counter({"sent": 10, "claimed": 10}):
+        assert asyncio.get_running_loop().time() < deadline, statuses(app)
+        await asyncio.sleep(0.02)
+    replies_done.set()
+    assert await round_ == 20
+    await budget.aclose()
+    assert statuses(app) == Counter({"sent": 20})
+
+
 # Through the command line, over HTTP, killed with SIGKILL part way.
 
 
@@ -200,6 +232,48 @@ def test_ten_thousand_invited_exactly_once_through_a_kill_9(tmp_path: Path, db_u
         invited = Counter(message.chat_id for message in double.sent())
     assert b"Done: " in output
     assert len(invited) == people and max(invited.values()) == 1
+
+
+def test_a_sender_killed_while_telegram_holds_its_requests_never_sends_them_again(
+        tmp_path: Path, db_url: str) -> None:
+    """Waves of ten (rate 50): Telegram takes the first twenty messages, answers fifteen and holds
+    the answers of the rest, and the sender is killed with SIGKILL then. The answered wave is
+    counted sent; the wave whose answers never came may have arrived: it is never sent again, and
+    once its lease ran out `campaign status` says so rather than "being sent now"."""
+    people = 40
+    config = prepare(tmp_path, db_url, people, rate=50)
+    app = build_app(config, db_url)
+    try:
+        with BotApiDouble(hold_after=15) as double:
+            sender = send_command(config, db_url, double)
+            wait_for(lambda: len(double.sent()) >= 20, 60)
+            time.sleep(0.2)  # nothing more leaves while the second wave waits for its answers
+            os.kill(sender.pid, signal.SIGKILL)
+            sender.communicate()
+            killed_at = datetime.now(UTC)
+            assert len(double.sent()) == 20
+            assert statuses(app) == Counter({"sent": 10, "sending": 10, "claimed": 20})
+            assert progress_of(app.sessions, "quartier", killed_at).interrupted == 0
+            double.release()
+            restarted = send_command(config, db_url, double)
+            output, _ = restarted.communicate(timeout=120)
+            assert restarted.returncode == 0 and b"Done: 30 sent" in output, output
+            invited = Counter(message.chat_id for message in double.sent())
+        assert len(invited) == people and max(invited.values()) == 1
+        with app.sessions() as session:
+            lapses = session.scalar(select(func.max(Invitation.claimed_until))
+                                    .where(Invitation.status == "sending"))
+        assert lapses is not None
+        time.sleep(max(0.0, (lapses - datetime.now(UTC)).total_seconds()) + 0.5)
+        shown = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "--config", str(config), "--database", db_url,
+             "campaign", "status", "quartier"], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert "10 invitations may have arrived: the sender stopped while sending them." in shown.stdout
+        assert "being sent now" not in shown.stdout
+        progress = progress_of(app.sessions, "quartier")
+        assert (progress.sent, progress.interrupted, progress.waiting) == (30, 10, 0)
+    finally:
+        app.close()
 
 
 @pytest.mark.postgres

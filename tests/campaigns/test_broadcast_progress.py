@@ -1,9 +1,11 @@
 """What a partner reads while a broadcast runs into Telegram's flood limit: "invited" counts the
 people Telegram accepted an invitation for and never goes down; what is not sent yet is told apart
-(being sent, waiting for Telegram's limit, to try again)."""
+(being sent, waiting for Telegram's limit, to try again); what a stopped sender left on its way is
+told as such, never as being sent."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from datetime import timedelta
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.broadcast import Flooded, Progress, Sent
+from bot.broadcast import BroadcastSettings, Flooded, Progress, Sent, progress_of
 from bot.cli import main
 from bot.engine.messages import Outbound
 from storage import campaign_reports as reports
@@ -36,7 +38,8 @@ def figures(app: App) -> tuple[int, Progress]:
     """The status page's figures, counted as the page counts them."""
     with app.sessions() as session:
         groups = reports.progress_by_group(session, "quartier", [], "telegram")
-        progress = Progress(queue.counts(session, "quartier"), queue.next_due(session, "quartier"))
+        progress = Progress(queue.counts(session, "quartier", app.service.clock()),
+                            queue.next_due(session, "quartier"))
     return sum(counts["invited"] for counts in groups.values()), progress
 
 
@@ -145,3 +148,64 @@ def test_invited_never_goes_down_while_the_bot_api_answers_429(tmp_path: Path, d
     assert invited == sorted(invited), invited
     assert invited[-1] == people
     assert any(progress.telegram_limit for _, progress in samples)
+
+
+async def test_what_a_killed_sender_left_on_its_way_is_told_apart_and_never_sent_again(
+        app: App, tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A round of three waves of ten: the first one answered, the second one out when the sender
+    dies (its task cancelled, as a kill leaves it: nothing more written), the third one claimed."""
+    chats = seed_participants(app.sessions, 30)
+    publish_campaign(app)
+    answered: list[str] = []
+    out: list[str] = []
+    never = asyncio.Event()
+
+    async def telegram(address: str, _message: Outbound) -> Sent:
+        if len(answered) < 10:
+            answered.append(address)
+            return Sent.SENT
+        out.append(address)
+        await never.wait()
+        return Sent.SENT
+
+    sender = broadcaster(app, telegram)
+    sender.settings = BroadcastSettings(batch_seconds=0.03, waves_per_second=100)
+    sender.planner.plan()
+    round_ = asyncio.create_task(sender.round())
+    while len(out) < 10:
+        await asyncio.sleep(0.01)
+    round_.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await round_
+    await sender.budget.aclose()
+    # The wave Telegram answered is counted at once; only the wave in flight is unsettled.
+    assert statuses(app) == Counter({"sent": 10, "sending": 10, "claimed": 10})
+    lease = sender.settings.lease
+    during = progress_of(app.sessions, "quartier", NOON + lease - timedelta(seconds=1))
+    assert (during.sent, during.sending, during.interrupted, during.queued) == (10, 20, 0, 0)
+    # Once the leases ran out: the claimed wave is back in the queue for any worker, the wave in
+    # flight may have arrived and is not counted as being sent any more.
+    after = progress_of(app.sessions, "quartier", NOON + lease + timedelta(seconds=1))
+    assert (after.sent, after.sending, after.interrupted, after.queued) == (10, 0, 10, 10)
+    assert after.waiting == 10 and after.done == 20
+    # Another worker sends what was only claimed, and never what may have arrived.
+    later: list[str] = []
+
+    async def recorded(address: str, _message: Outbound) -> Sent:
+        later.append(address)
+        return Sent.SENT
+
+    other = broadcaster(app, recorded, "w2")
+    other.clock = lambda: NOON + lease + timedelta(seconds=1)
+    while await other.round():
+        pass
+    await other.budget.aclose()
+    assert sorted(answered + out + later) == sorted(str(c) for c in chats)
+    final = progress_of(app.sessions, "quartier", NOON + lease + timedelta(seconds=2))
+    assert (final.sent, final.interrupted, final.waiting, final.sending) == (20, 10, 0, 0)
+    assert main(["--config", str(tmp_path / "config.yml"), "--database", db_url, "campaign", "status",
+                 "quartier"]) == 0
+    printed = capsys.readouterr().out
+    assert "10 invitations may have arrived: the sender stopped while sending them. Not sent " \
+           "again, so that nobody is invited twice." in printed
+    assert "being sent now" not in printed and "Not sent yet" not in printed

@@ -2,7 +2,8 @@
 
 Much lighter than the emulator (10,000 messages in seconds), on a loopback port in a thread of its
 own. It answers getMe and sendMessage like Telegram, records each sendMessage with the time it
-arrived, and can answer 403 for chosen chats and 429 above a chosen rate.
+arrived, and can answer 403 for chosen chats and 429 above a chosen rate, or take messages and
+hold their answers (a sender killed while its requests are out, before Telegram answered).
 
     with BotApiDouble() as double:
         env = {"TELEGRAM_API_URL": double.url, "TELEGRAM_BOT_TOKEN": double.token}
@@ -42,6 +43,8 @@ class BotApiDouble:
     # Answer 429 when more than this many messages arrived in the last second (None: never).
     flood_above: float | None = None
     retry_after: int = 1
+    # Messages beyond this many are recorded as they arrive, and answered only at `release()`.
+    hold_after: int | None = None
     _sent: list[Sent] = field(default_factory=list)
     _floods: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +55,7 @@ class BotApiDouble:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._released = asyncio.Event()
         self.port = 0
 
     @property
@@ -71,7 +75,12 @@ class BotApiDouble:
         self._ready.wait(10)
         return self
 
+    def release(self) -> None:
+        """Answer the held messages, and every later one at once."""
+        self._loop.call_soon_threadsafe(self._released.set)
+
     def __exit__(self, *_exc: object) -> None:
+        self.release()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -134,6 +143,9 @@ class BotApiDouble:
             buttons = [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
             self._sent.append(Sent(now, chat_id, str(params.get("text", "")), buttons))
             message_id = next(self._ids)
+            held = self.hold_after is not None and len(self._sent) > self.hold_after
+        if held:
+            await self._released.wait()
         return web.json_response({"ok": True, "result": {
             "message_id": message_id, "date": int(now), "text": params.get("text", ""),
             "chat": {"id": chat_id, "type": "private", "first_name": "Young"},
