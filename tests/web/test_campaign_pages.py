@@ -18,6 +18,7 @@ from bot.broadcast import Broadcaster, Flooded, Planner, Send, Sent
 from bot.campaigns import LiveCatalogue
 from bot.engine.messages import Outbound
 from bot.rate_budget import Limits, RateBudget
+from storage import invitations as queue
 from storage.models import Invitation
 from tests.support.deployment import campaign_text, seed_participants
 from tests.web.conftest import ROOT, Site, csrf_of, sign_in
@@ -191,3 +192,38 @@ def test_the_status_page_tells_what_the_invitations_not_sent_yet_wait_for(site: 
     page = partner.get("/campaigns/quartier").text
     assert figure(page, "invités") == "12"
     assert "limite de Telegram" not in page and 'http-equiv="refresh"' not in page
+
+
+def test_the_status_page_tells_what_a_stopped_sender_left_on_its_way(site: Site) -> None:
+    """A sender killed while three invitations were on their way: once its lease ran out they
+    are shown as perhaps arrived and not sent again, in each partner's language, never as being
+    sent now; nobody counts them as invited."""
+    seed_participants(site.app.sessions, 12, city="lyon")
+    site.account("lea@mdj.example", "partner", partner="maison-des-jeunes", language="fr")
+    site.account("sam@mdj.example", "partner", partner="maison-des-jeunes", language="en")
+    french, english = site.client("fr"), site.client("en")
+    sign_in(french, "lea@mdj.example")
+    sign_in(english, "sam@mdj.example")
+    token = csrf_of(french.get("/campaigns/check").text)
+    assert french.post("/campaigns/publish",
+                       data={"csrf": token, "source": campaign_text("quartier")}).status_code == 303
+    french.post("/campaigns/quartier/send", data={"csrf": csrf_of(french.get("/campaigns/quartier").text)})
+    now, lease = site.clock(), timedelta(seconds=15)
+    with site.app.sessions.begin() as session:
+        claimed = queue.claim(session, "stopped:1", now, lease, 3, "telegram", "quartier")
+        assert len(queue.mark_sending(session, [row.id for row in claimed], "stopped:1", now + lease)) == 3
+    site.clock.advance(lease + timedelta(seconds=1))
+    page = french.get("/campaigns/quartier").text
+    assert "3 invitations sont peut-être arrivées : le bot s’est arrêté pendant leur envoi. " \
+           "Elles ne sont pas renvoyées, pour que personne ne soit invité deux fois." in page
+    assert "en cours d’envoi" not in page and "9 invitations en attente d’envoi" in page
+    assert figure(page, "invités") == "0"
+    page = english.get("/campaigns/quartier").text
+    assert "3 invitations may have arrived: the bot stopped while sending them." in page
+    assert "being sent now" not in page and "not counted as invited" in page
+    # The rest goes out; the three stay as they were, and the page stops reloading itself.
+    broadcast(site, "quartier")
+    page = english.get("/campaigns/quartier").text
+    assert figure(page, "invited") == "9" and "3 invitations may have arrived" in page
+    assert 'http-equiv="refresh"' not in page
+
