@@ -37,6 +37,7 @@ class Places:
 
     def __init__(self, config: AppConfig) -> None:
         self._cities = {city.id: Place(ZoneInfo(city.timezone), city.name) for city in config.cities}
+        self._names = {city.id: city.name for city in config.cities}
         self._home = self._cities[config.home_city().id]
 
     def __call__(self, cities: str | Sequence[str] | None = None) -> Place:
@@ -46,3 +47,8 @@ class Places:
         if len(cities) == 1:
             return self(cities[0])
         return EACH_CITY
+
+    def city_name(self, city: str, language: str) -> str:
+        """The city's name in the reader's language; its id for a city no longer configured."""
+        name = self._names.get(city)
+        return city if name is None else str(getattr(name, language))

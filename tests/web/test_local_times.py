@@ -114,6 +114,9 @@ def test_places_follow_the_configuration(tmp_path: Path) -> None:
     assert places(None) == places("lyon") == places("nowhere")
     assert places(["brussels"]) == places("brussels")
     assert places(["lyon", "montreal"]) is EACH_CITY and places([]) is EACH_CITY
+    assert places.city_name("montreal", "fr") == "Montréal"
+    assert places.city_name("montreal", "en") == "Montreal"
+    assert places.city_name("atlantis", "fr") == "atlantis"
     text = (ROOT / "config.yml").read_text(encoding="utf-8").replace("default_city: lyon",
                                                                      "default_city: brussels")
     (tmp_path / "config.yml").write_text(text, encoding="utf-8")
