@@ -2,21 +2,25 @@
 
 The data: 100,000 participants of Lyon, each answering the ten questions of surveys/my-city.yml
 (1,000,000 answers, options as rows; the same generator as benchmarks/digest.py), the campaign
-published by a partner with one invitation per participant, all started, most completed. Measured
-through the ASGI application (the whole request: session cookie, catalogue check, queries,
-suppression, template), p95 and median of several runs each:
+published by a partner with one invitation per participant, all started, most completed. Page
+time is the application's (the whole request from its arrival to its last byte: session cookie,
+catalogue check, queries, suppression, template), p95 and median:
 
-- campaign status (`/campaigns/my-city`, a partner);
+- campaign status (`/campaigns/my-city`, a partner), which counts the progress on every view;
 - campaign results (`/council/results/my-city`, a council officer);
 - public results (`/results/lyon`, nobody signed in), once the campaign closed;
 
-each next to the SQL behind it: every statement the page sent to the database during one view
-(session check, catalogue check, figures, its write of the session's last use), captured and
-replayed bare on one connection. The pages read kept figures (web/status.py, web/results.py), so
-the script also prints what counting them costs (what the pages did on every view before; now in
-the background) and the first view of each page, which counts.
+the results pages both in a view that counts the city's answers (the first one, or the first after
+an erasure) and in a view from the counts kept (web/results.py; counted again in the background).
+Each page is measured in turn with
 
-    .venv/bin/python benchmarks/web.py [--participants 100000] [--runs 100]
+- its SQL bare: every statement the page sent to the database during one such view, captured and
+  replayed on one connection, rolled back;
+- the least page with that SQL: a bare Starlette route sending the same statements through a
+  SQLAlchemy session in a worker thread and returning the page's HTML as it is, which shows what
+  any page costs beyond its SQL.
+
+    .venv/bin/python benchmarks/web.py [--participants 100000] [--runs 100] [--counting-runs 20]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,22 +41,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, update  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import HTMLResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
+from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from benchmarks.digest import NOW, load, rows  # noqa: E402
 from bot.app import build_app  # noqa: E402
-from bot.campaign_schedule import has_started  # noqa: E402
-from bot.channels.telegram import CHANNEL  # noqa: E402
-from storage import campaign_reports, reports  # noqa: E402
 from storage import campaign_store as store  # noqa: E402
-from storage import invitations as queue  # noqa: E402
+from storage import result_snapshots as snapshots  # noqa: E402
 from storage import staff_repository as staff  # noqa: E402
-from storage.invitations import Audience  # noqa: E402
 from storage.models import CampaignRun  # noqa: E402
 from tests.support.postgres import temporary_postgres  # noqa: E402
 from web import accounts, passwords  # noqa: E402
 from web.app import build_console, create_app  # noqa: E402
-from web.results import BEGINNING  # noqa: E402
 from web.settings import WebSettings  # noqa: E402
 
 PASSWORD = "benchmark password 1234"
@@ -88,18 +94,39 @@ def timed(work: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def interleaved(runs: int, *works: Callable[[], object]) -> list[list[float]]:
-    """Each work once per round, in turn: on a shared machine, both see the same load."""
-    times: list[list[float]] = [[] for _ in works]
-    for _ in range(runs):
-        for spent, work in zip(times, works, strict=True):
-            spent.append(timed(work))
-    return times
-
-
 def p95(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+class InApplication:
+    """The application's own time for each request: from its arrival to the response's last byte,
+    without the test client's thread and event-loop hand-offs (a server has its own, not these)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.last = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        self.last = (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class View:
+    """One page as a reader gets it: the request, and what its answer must contain."""
+
+    client: TestClient
+    timer: InApplication
+    path: str
+    expected: str
+
+    def __call__(self) -> float:
+        """Fetches the page; its time in the application."""
+        response = self.client.get(self.path)
+        assert response.status_code == 200 and self.expected in response.text, response.status_code
+        return self.timer.last
 
 
 def signed_in(client: TestClient, email: str) -> TestClient:
@@ -116,16 +143,18 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=100_000)
     # A p95 of 20 runs is the second slowest: 100 make it a percentile on a shared machine.
     parser.add_argument("--runs", type=int, default=100)
+    # Views that count a city's answers take seconds each at 100,000 participants.
+    parser.add_argument("--counting-runs", type=int, default=20)
     args = parser.parse_args()
     with temporary_postgres("youthvoice_web_bench") as url:
         app = build_app(ROOT / "config.yml", url, clock=lambda: NOW)
         try:
-            return measure(app, args.participants, args.runs)
+            return measure(app, args.participants, args.runs, args.counting_runs)
         finally:
             app.close()
 
 
-def measure(app: Any, participants: int, runs: int) -> int:
+def measure(app: Any, participants: int, runs: int, counting_runs: int) -> int:
     from benchmarks import digest
 
     # Everyone in Lyon: one city's pages over all of them.
@@ -150,39 +179,40 @@ def measure(app: Any, participants: int, runs: int) -> int:
             token = staff.usable_token(session, link.url.rsplit("/", 1)[1], NOW)
             assert token is not None
             staff.use_token(session, token, passwords.hash_password(PASSWORD), NOW)
-    console = create_app(build_console(app, WebSettings("bench-secret-" + "k" * 40), lambda: NOW))
-    # Each client keeps its event loop thread for all its requests, as a server keeps its loop: a
-    # client used outside `with` starts a thread and a loop per request (about 4 ms here), which
-    # is the harness, not the page.
+    timer = InApplication(create_app(build_console(app, WebSettings("bench-secret-" + "k" * 40),
+                                                   lambda: NOW)))
+    # Each client keeps its event loop thread for all its requests, as a server keeps its loop.
     clients = ExitStack()
-    partner, council, anyone = (clients.enter_context(TestClient(console, follow_redirects=False))
+    partner, council, anyone = (clients.enter_context(TestClient(timer, follow_redirects=False))
                                 for _ in range(3))
     signed_in(partner, "partner@bench.example")
     signed_in(council, "council@bench.example")
+    question = "How do you usually get around town?"
+    status_page = View(partner, timer, "/campaigns/my-city", "in the target")
+    results_page = View(council, timer, "/council/results/my-city", question)
+    public_page = View(anyone, timer, "/results/lyon?lang=en", question)
     with clients:
 
-        catalogue = app.catalogue.current()
-        audience = survey.audience
-        audiences = [Audience(city, audience.neighbourhoods, audience.age_bands, audience.languages)
-                     for city in audience.cities] if catalogue.runs["my-city"].closed_at is None else []
-
-        def page_sql(page: Callable[[], object]) -> Callable[[], object]:
-            """Every statement the page sends to the database (session check, catalogue, figures, its
-            own write of the session's last use), captured from one view, to be replayed bare on one
-            connection and rolled back."""
+        def page_sql(view: View) -> list[tuple[str, Any]]:
+            """Every statement the page sends to the database (session check, catalogue, figures,
+            its writes), captured from one view."""
             statements: list[tuple[str, Any]] = []
 
             def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
                        _many: bool) -> None:
                 # Not the background counts a view may start: the page does not wait for them.
-                if not threading.current_thread().name.startswith(("status-", "results-")):
+                if not threading.current_thread().name.startswith("results-"):
                     statements.append((statement, parameters))
 
             event.listen(app.engine, "before_cursor_execute", record)
             try:
-                page()
+                view()
             finally:
                 event.remove(app.engine, "before_cursor_execute", record)
+            return statements
+
+        def bare(statements: list[tuple[str, Any]]) -> Callable[[], float]:
+            """The statements replayed bare on one connection, rolled back."""
 
             def replay() -> None:
                 with app.engine.connect() as connection:
@@ -190,73 +220,75 @@ def measure(app: Any, participants: int, runs: int) -> int:
                         connection.exec_driver_sql(statement, parameters)
                     connection.rollback()
 
-            return replay
+            return lambda: timed(replay)
 
-        def status_queries() -> None:
-            with app.sessions() as session:
-                campaign_reports.progress_by_group(session, "my-city", audiences, CHANNEL)
-                queue.counts(session, "my-city")
-                queue.next_due(session, "my-city")
-                has_started(session, "my-city")
+        def least_page(statements: list[tuple[str, Any]], body: str) -> tuple[Callable[[], float], ExitStack]:
+            """The least any page can cost: a bare Starlette route that sends the same statements
+            through a SQLAlchemy session in a worker thread and returns the page's HTML as it is."""
 
-        def counting_afresh() -> None:
-            with app.sessions() as session:
-                reports.city_aggregates(session, "lyon", BEGINNING, NOW, ["my-city"])
-                reports.campaign_definitions(session, ["my-city"])
+            def run() -> None:
+                with app.sessions.begin() as session:
+                    connection = session.connection()
+                    for statement, parameters in statements:
+                        connection.exec_driver_sql(statement, parameters)
+                    session.rollback()
 
-        def status_page() -> None:
-            response = partner.get("/campaigns/my-city")
-            assert response.status_code == 200 and "in the target" in response.text
+            async def route(_request: Request) -> Response:
+                await run_in_threadpool(run)
+                return HTMLResponse(body)
 
-        def results_page() -> None:
-            response = council.get("/council/results/my-city")
-            assert response.status_code == 200 and "How do you usually get around town?" in response.text
+            least = InApplication(Starlette(routes=[Route("/", route)]))
+            stack = ExitStack()
+            client = stack.enter_context(TestClient(least))
+            return View(client, least, "/", body[:40]), stack
 
-        def public_page() -> None:
-            response = anyone.get("/results/lyon?lang=en")
-            assert response.status_code == 200 and "How do you usually get around town?" in response.text
+        def compare(label: str, view: View, rounds: int, before: Callable[[], object] | None = None) -> None:
+            """The page, its SQL bare and the least page with that SQL, in turn each round: on a
+            shared machine all three see the same load. `before` runs untimed before each."""
+            # A first view in this state: what the measured views will do (a view after counting
+            # afresh keeps the counts, so the next view reads them).
+            if before is not None:
+                before()
+            else:
+                view()
+            statements = page_sql(view)
+            if before is not None:
+                before()
+            body = view.client.get(view.path).text
+            least, stack = least_page(statements, body)
+            works: tuple[Callable[[], float], ...] = (bare(statements), view, least)
+            times: list[list[float]] = [[] for _ in works]
+            with stack:
+                for _ in range(rounds):
+                    for spent, work in zip(times, works, strict=True):
+                        if before is not None:
+                            before()
+                        spent.append(work())
+            sql, page, floor = ((p95(t), statistics.median(t)) for t in times)
+            print(f"  {label}: page p95 {page[0]:.1f} ms (median {page[1]:.1f}), its SQL bare p95 "
+                  f"{sql[0]:.1f} ms (median {sql[1]:.1f}): page / SQL {page[0] / sql[0]:.2f}x at p95, "
+                  f"{page[1] / sql[1]:.2f}x at the median; the least page with that SQL p95 "
+                  f"{floor[0]:.1f} ms (median {floor[1]:.1f}), {floor[0] / sql[0]:.2f}x; "
+                  f"{len(statements)} statements, {rounds} runs each")
+
+        def counted_afresh() -> None:
+            """No results kept: the next results view counts the city's answers while it waits."""
+            with app.sessions.begin() as session:
+                snapshots.forget_all(session)
 
         print(f"PostgreSQL: {participants:,} participants of Lyon, {answers:,} answers, {participants:,} "
-              f"invitations; loaded in {loaded:.0f} s")
-        counted = [timed(counting_afresh) for _ in range(3)]
-        print(f"  counting the campaign's answers afresh (what the results pages did on every request; now "
-              f"once, then in the background at most once a minute while answers arrive): median "
-              f"{statistics.median(counted):.0f} ms of 3")
-        started = time.perf_counter()
-        results_page()  # the first view counts and keeps the counts
-        print(f"  first view of the results page (counts and keeps them): {timed_since(started):.0f} ms")
-        started = time.perf_counter()
-        status_page()  # the first view counts the progress
-        print(f"  first view of the status page (counts the progress): {timed_since(started):.0f} ms")
-        compare("campaign status", status_page, page_sql(status_page), runs)
-        counting = [timed(status_queries) for _ in range(runs)]
-        print(f"  counting a campaign's progress (what the status page did on every view; now in the "
-              f"background, every 5 s at most while someone watches): p95 {p95(counting):.1f} ms (median "
-              f"{statistics.median(counting):.1f}), {runs} runs")
-        compare("campaign results", results_page, page_sql(results_page), runs)
+              f"invitations; loaded in {loaded:.0f} s. Page times are the application's, from the "
+              f"request's arrival to its last byte.")
+        compare("campaign status (counts the progress on every view)", status_page, runs)
+        compare("campaign results, a view that counts (the first, or the first after an erasure)",
+                results_page, counting_runs, before=counted_afresh)
+        compare("campaign results, from the kept counts", results_page, runs)
         with app.sessions.begin() as session:
             store.close_run(session, "my-city", NOW - timedelta(minutes=1))
-        started = time.perf_counter()
-        public_page()
-        print(f"  first view of the public page once closed (counts unless the kept ones were counted "
-              f"after the close, as here): {timed_since(started):.0f} ms")
-        compare("public results (phone page, closed campaign)", public_page, page_sql(public_page), runs)
+        compare("public results (phone page, closed campaign), a view that counts", public_page,
+                counting_runs, before=counted_afresh)
+        compare("public results, from the kept counts", public_page, runs)
         return 0
-
-
-def timed_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
-def compare(label: str, page: Callable[[], object], bare: Callable[[], object], runs: int) -> None:
-    page()
-    bare()
-    bare_times, page_times = interleaved(runs, bare, page)
-    bare_p95, page_p95 = p95(bare_times), p95(page_times)
-    bare_median, page_median = statistics.median(bare_times), statistics.median(page_times)
-    print(f"  {label}: page p95 {page_p95:.1f} ms (median {page_median:.1f}), the same SQL bare p95 "
-          f"{bare_p95:.1f} ms (median {bare_median:.1f}), {runs} runs each, interleaved: page / SQL "
-          f"{page_p95 / bare_p95:.2f}x at p95, {page_median / bare_median:.2f}x at the median")
 
 
 def _extra_tables() -> dict[str, Any]:

@@ -57,7 +57,14 @@ class Sent(enum.Enum):
     UNCERTAIN = enum.auto()
 
 
-Send = Callable[[str, Outbound], Awaitable[Sent]]
+@dataclass(frozen=True)
+class Flooded:
+    """Telegram's flood limit (429): nothing left; try again after `retry_after` seconds."""
+
+    retry_after: float
+
+
+Send = Callable[[str, Outbound], Awaitable[Sent | Flooded]]
 Clock = Callable[[], datetime]
 
 
@@ -163,14 +170,14 @@ class Broadcaster:
         to_send = await asyncio.to_thread(self._claim, catalogue, campaign_id)
         if to_send is None:
             return 0
-        results: list[tuple[Claimed, Sent]] = []
+        results: list[tuple[Claimed, Sent | Flooded]] = []
         wave = max(1, math.ceil(self.budget.limits.per_second / self.settings.waves_per_second))
         for start in range(0, len(to_send), wave):
             results += await self._send_wave(to_send[start:start + wave])
         await asyncio.to_thread(self._settle, results)
         return max(len(to_send), 1)
 
-    async def _send_wave(self, wave: list[tuple[Claimed, Outbound]]) -> list[tuple[Claimed, Sent]]:
+    async def _send_wave(self, wave: list[tuple[Claimed, Outbound]]) -> list[tuple[Claimed, Sent | Flooded]]:
         """Take a slot for each, mark them all as sending in one commit, then send them together.
 
         Telegram has no way to ask whether a message arrived, so one moment is unavoidable: killed
@@ -245,12 +252,17 @@ class Broadcaster:
         with self.sessions.begin() as session:
             return queue.mark_sending(session, ids, self.worker)
 
-    def _settle(self, results: list[tuple[Claimed, Sent]]) -> None:
+    def _settle(self, results: list[tuple[Claimed, Sent | Flooded]]) -> None:
         now = self.clock()
         outcomes: list[tuple[int, str]] = []
         retry: list[Claimed] = []
+        flooded: dict[datetime, list[int]] = {}
         for row, sent in results:
-            if sent is Sent.SENT or sent is Sent.UNCERTAIN:
+            if isinstance(sent, Flooded):
+                # Refused, so certainly not sent: back in the queue, marked as waiting for
+                # Telegram's limit, rather than held as "sending" while the wait lasts.
+                flooded.setdefault(now + timedelta(seconds=sent.retry_after), []).append(row.id)
+            elif sent is Sent.SENT or sent is Sent.UNCERTAIN:
                 # An uncertain one may have arrived: counted as sent, never sent again.
                 outcomes.append((row.id, "sent"))
             elif sent is Sent.BLOCKED:
@@ -261,13 +273,15 @@ class Broadcaster:
                 retry.append(row)
         with self.sessions.begin() as session:
             queue.settle(session, outcomes, now)
+            for due, ids in flooded.items():
+                queue.release(session, ids, due, "telegram_limit", attempt_counted=False)
             for row in retry:
                 attempts = queue.attempts_of(session, row.id)
                 if attempts >= MAX_ATTEMPTS:
                     queue.settle(session, [(row.id, "failed")], now)
                 else:
                     pause = self.settings.first_retry * (2 ** max(attempts - 1, 0))
-                    queue.release(session, [row.id], now + pause)
+                    queue.release(session, [row.id], now + pause, "unreachable")
         for row, sent in results:
             if sent is Sent.BLOCKED and row.address is not None:
                 try:
@@ -303,6 +317,10 @@ class Broadcaster:
 
 @dataclass(frozen=True)
 class Progress:
+    """A campaign's messages by where they are. Only `sent` means Telegram took one, and a sent
+    message stays sent: the figures built on it never go down while a broadcast runs, whatever
+    Telegram refuses on the way; what is not sent yet is told apart by what it waits for."""
+
     counts: dict[str, int]
     next_due: datetime | None
 
@@ -311,12 +329,40 @@ class Progress:
         return sum(self.counts.values())
 
     @property
-    def done(self) -> int:
-        return sum(n for status, n in self.counts.items() if status not in ("queued", "claimed"))
+    def sent(self) -> int:
+        return self.counts.get("sent", 0)
+
+    @property
+    def sending(self) -> int:
+        """Taken by a worker: waiting for its slot in the rate, or on its way to Telegram."""
+        return self.counts.get("claimed", 0) + self.counts.get("sending", 0)
+
+    @property
+    def telegram_limit(self) -> int:
+        """Refused by Telegram's flood limit: they go again when Telegram's wait is over."""
+        return self.counts.get("telegram_limit", 0)
+
+    @property
+    def unreachable(self) -> int:
+        """Telegram could not be reached: tried again after a pause."""
+        return self.counts.get("unreachable", 0)
+
+    @property
+    def queued(self) -> int:
+        """Not tried yet: due now, or later (the opening time, the end of the quiet hours)."""
+        return self.counts.get("queued", 0)
 
     @property
     def waiting(self) -> int:
-        return self.total - self.done
+        """What a worker will still pick up by itself: the broadcast is under way while some are.
+
+        A row already `sending` is not among them: it is settled in a moment, or, its sender
+        killed in that moment, never sent again."""
+        return self.queued + self.counts.get("claimed", 0) + self.telegram_limit + self.unreachable
+
+    @property
+    def done(self) -> int:
+        return self.total - self.waiting
 
 
 def progress_of(sessions: sessionmaker[Session], campaign_id: str) -> Progress:

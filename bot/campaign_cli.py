@@ -157,7 +157,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if published.version != published.file_version:
             print(f"  (the file says version {published.file_version}; the next free number was used)")
         print(f"  for: {_describe_audience(app, survey)}")
-        print(f"  {_describe_schedule(app, survey)}")
+        applied = published.schedule
+        scheduled = dataclasses.replace(survey, schedule=dataclasses.replace(
+            survey.schedule, opens=applied.opens, closes=applied.closes))
+        print(f"  {_describe_schedule(app, scheduled)}")
+        if applied.source == "schedule":
+            print("  (the times set with `youthvoice campaign schedule` or in the console stay: the file "
+                  "keeps the times of the version it replaces)")
         print(f"  {targeted} young people are in the target today.")
         print("The running bot offers it within a minute and sends the invitations (not at night).")
         print(f"To send them from here and watch: youthvoice campaign send {survey.id} --wait")
@@ -226,10 +232,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         with app.sessions() as session:
             groups = reports.progress_by_group(session, run.campaign_id, audiences, CHANNEL)
         print(status_report(survey, run.version, run.partner_id, _state(app, run, survey), groups,
-                            app.config.reporting.min_group_size))
+                            app.config.reporting.min_group_size,
+                            _not_sent_yet(progress_of(app.sessions, run.campaign_id))))
         return 0
     finally:
         app.close()
+
+
+def _not_sent_yet(progress: Progress) -> list[str]:
+    """The messages still on their way, by what they wait for ("invited" counts only those
+    Telegram took)."""
+    parts = [f"{count} {what}" for count, what in (
+        (progress.queued, "waiting to be sent"), (progress.sending, "being sent now"),
+        (progress.telegram_limit, "waiting for Telegram's limit"),
+        (progress.unreachable, "to try again (Telegram could not be reached)")) if count]
+    return ["", "Not sent yet: " + ", ".join(parts) + "."] if parts else []
 
 
 def cmd_close(args: argparse.Namespace) -> int:
@@ -389,6 +406,10 @@ class ProgressBar:
             left = "all sent"
         elif rate > 0:
             left = f"{_duration(progress.waiting / rate)} left"
+        elif progress.telegram_limit:
+            left = f"{progress.telegram_limit} waiting for Telegram's limit"
+        elif progress.unreachable:
+            left = f"{progress.unreachable} to try again (Telegram could not be reached)"
         elif progress.waiting and progress.next_due is not None and progress.next_due > now:
             left = f"waiting until {progress.next_due:%H:%M} UTC (quiet hours)"
         else:

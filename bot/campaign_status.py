@@ -9,7 +9,7 @@ from bot.engine.survey import Survey
 from storage.campaign_reports import METRICS, Group
 
 HEADINGS = {
-    "targeted": "targeted", "invited": "invited", "delivered": "delivered", "failed": "failed",
+    "targeted": "targeted", "invited": "invited", "failed": "failed",
     "started": "started", "completed": "completed", "not_now": "not now", "stopped": "stopped",
     "reminded": "reminded",
 }

@@ -126,15 +126,66 @@ class PublishError(Exception):
 
 
 @dataclass(frozen=True)
+class Times:
+    """When a campaign opens and closes (local wall-clock times; None: at once / no end), and where
+    those times come from: `file`, `schedule` (set after an earlier publish, in the console or with
+    `youthvoice campaign schedule`) or `chosen` (in the console, beside Publish)."""
+
+    opens: datetime | None
+    closes: datetime | None
+    source: str
+
+
+@dataclass(frozen=True)
 class Published:
     campaign_id: str
     version: int
     # The file's own `version`, when the stored one had to differ from it.
     file_version: int
+    # The times the campaign follows from now on (`chosen` ones are the caller's to store).
+    schedule: Times
+
+
+PAST_CLOSING = {
+    "file": N_("The closing time {date} written in the campaign file is already past in {cities}: "
+               "choose a later time."),
+    "replacing": N_("The closing time {date} written in the campaign file is already past in {cities}: "
+                    "choose a later time. The file's times changed since the last version, so they "
+                    "replace the schedule set in the console."),
+    "schedule": N_("The closing time {date} set in the console's schedule is already past in {cities}: "
+                   "set a later closing time in the console (or with `youthvoice campaign schedule`), "
+                   "then publish again."),
+    "chosen": N_("The closing time {date} chosen in the console is already past in {cities}: choose a "
+                 "later time."),
+}
+
+
+def times_after_publish(session: Session, survey: Survey, partner_id: str) -> Times:
+    """The times this file would follow once published by this partner: the schedule set after the
+    last publish while the file keeps the times of the version it replaces, else the file's."""
+    current = store.run(session, survey.id)
+    if current is None or current.partner_id not in (None, partner_id):
+        return Times(survey.schedule.opens, survey.schedule.closes, "file")
+    return _times_after_publish(session, survey, current)
+
+
+def _times_after_publish(session: Session, survey: Survey, current: store.RunInfo | None) -> Times:
+    if current is not None and current.scheduled_at is not None and current.closed_at is None \
+            and not _file_times_changed(session, survey, current):
+        return Times(current.opens_local, current.closes_local, "schedule")
+    return Times(survey.schedule.opens, survey.schedule.closes, "file")
+
+
+def _file_times_changed(session: Session, survey: Survey, current: store.RunInfo) -> bool:
+    return _file_times(survey) != _file_times_of(
+        store.stored_definition(session, survey.id, current.version))
 
 
 def publish(session: Session, config: AppConfig, survey: Survey, source: str, partner_id: str,
-            now: datetime) -> Published:
+            now: datetime, chosen: tuple[datetime | None, datetime | None] | None = None) -> Published:
+    """Store the file as the campaign's next version. `chosen`: the opening and closing times the
+    partner set beside Publish (the caller stores them when they differ from those that apply);
+    the closing time that will apply must not be past."""
     partner = config.partner(partner_id)
     if partner is None:
         known = ", ".join(p.id for p in config.partners) or "none yet"
@@ -150,13 +201,6 @@ def publish(session: Session, config: AppConfig, survey: Survey, source: str, pa
         raise PublishError(
             N_("{partner} may publish for {cities} only, and this campaign targets {outside}."),
             partner=partner.name, cities=", ".join(partner.cities), outside=", ".join(outside))
-    closes = survey.schedule.closes
-    if closes is not None:
-        past = [c for c in cities if local_to_utc(closes, zone_of(config, c)) <= now]
-        if past:
-            raise PublishError(
-                N_("The closing date {date} is already past in {cities}: choose a later date."),
-                date=f"{closes:%Y-%m-%d %H:%M}", cities=", ".join(past))
     current = store.run(session, survey.id, lock=True)
     if current is not None:
         if current.partner_id is not None and current.partner_id != partner_id:
@@ -167,19 +211,29 @@ def publish(session: Session, config: AppConfig, survey: Survey, source: str, pa
             raise PublishError(N_("The campaign {campaign} was closed on {date}: give a new campaign "
                                   "another id."),
                                campaign=repr(survey.id), date=f"{current.closed_at:%Y-%m-%d}")
+    times = _times_after_publish(session, survey, current)
+    if chosen is not None and chosen != (times.opens, times.closes):
+        times = Times(chosen[0], chosen[1], "chosen")
+    if times.closes is not None:
+        past = [c for c in cities if local_to_utc(times.closes, zone_of(config, c)) <= now]
+        if past:
+            replacing = (times.source == "file" and current is not None
+                         and current.scheduled_at is not None)
+            raise PublishError(PAST_CLOSING["replacing" if replacing else times.source],
+                               date=f"{times.closes:%Y-%m-%d %H:%M}", cities=", ".join(past))
+    if current is not None:
         stored = store.stored_version(session, survey.id, current.version)
         if stored is not None and stored.source_hash == survey.source_hash:
             raise PublishError(N_("Nothing changed since version {version}: nothing was published."),
                                version=current.version)
-        if current.scheduled_at is not None and _file_times(survey) != _file_times_of(
-                store.stored_definition(session, survey.id, current.version)):
+        if current.scheduled_at is not None and _file_times_changed(session, survey, current):
             # The new file says new times: they win over those set after the last publish.
             store.clear_schedule(session, survey.id)
     version = max(survey.version, (store.highest_version(session, survey.id) or 0) + 1)
     store.store_version(session, survey.id, version, definition_of(dataclasses.replace(
         survey, version=version)), survey.source_hash, source, partner_id, now)
     store.set_run(session, survey.id, version, partner_id, broadcast=True, now=now)
-    return Published(survey.id, version, survey.version)
+    return Published(survey.id, version, survey.version, times)
 
 
 def _file_times(survey: Survey) -> tuple[Any, Any]:

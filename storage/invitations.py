@@ -2,7 +2,9 @@
 
 A row moves queued -> claimed (a worker's batch, for a short lease) -> sending (written and committed
 just before the message leaves) -> sent, failed or blocked; `dropped` when it should not go (the
-participant stopped, the campaign closed, they started on their own). Claims take rows with
+participant stopped, the campaign closed, they started on their own). A row Telegram refused for
+now (its flood limit, no connection) goes back to `queued` with the reason, for a later round; only
+`sent` means Telegram took the message, and a row never leaves `sent`. Claims take rows with
 FOR UPDATE SKIP LOCKED on PostgreSQL and a conditional update everywhere, so two workers never hold
 the same row; a row in `sending` is never claimed again, so a message is never sent twice.
 """
@@ -188,19 +190,32 @@ def settle(session: Session, outcomes: Iterable[tuple[int, str]], now: datetime)
         session.execute(update(Invitation).where(Invitation.id.in_(ids)).values(**values))
 
 
-def release(session: Session, ids: Sequence[int], due_at: datetime) -> None:
-    """Back in the queue until `due_at` (quiet hours; Telegram unreachable before anything left)."""
+def release(session: Session, ids: Sequence[int], due_at: datetime, reason: str | None = None, *,
+            attempt_counted: bool = True) -> None:
+    """Back in the queue until `due_at`: quiet hours (no reason), or Telegram refused it for now
+    (`reason`: its flood limit, or unreachable). A refusal by the flood limit is Telegram's pace,
+    not a failed attempt (`attempt_counted=False`): it never makes an invitation fail."""
     if ids:
-        session.execute(update(Invitation).where(Invitation.id.in_(ids))
-                        .values(status="queued", claimed_by=None, claimed_until=None, due_at=due_at))
+        values: dict[str, object] = {"status": "queued", "claimed_by": None, "claimed_until": None,
+                                     "due_at": due_at, "retry_reason": reason}
+        if not attempt_counted:
+            values["attempts"] = Invitation.attempts - 1
+        session.execute(update(Invitation).where(Invitation.id.in_(ids)).values(**values))
 
 
 def counts(session: Session, campaign_id: str | None = None) -> dict[str, int]:
-    """Rows per status (invitations and reminders together)."""
-    statement = select(Invitation.status, func.count()).group_by(Invitation.status)
+    """Rows per status (invitations and reminders together). Queued rows that Telegram refused
+    for now are counted under their reason instead: `telegram_limit` (its flood limit) or
+    `unreachable`."""
+    statement = (select(Invitation.status, Invitation.retry_reason, func.count())
+                 .group_by(Invitation.status, Invitation.retry_reason))
     if campaign_id is not None:
         statement = statement.where(Invitation.campaign_id == campaign_id)
-    return {status: int(n) for status, n in session.execute(statement).all()}
+    found: dict[str, int] = {}
+    for status, reason, n in session.execute(statement).all():
+        key = reason if status == "queued" and reason is not None else status
+        found[key] = found.get(key, 0) + int(n)
+    return found
 
 
 def next_due(session: Session, campaign_id: str | None = None) -> datetime | None:

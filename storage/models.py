@@ -126,6 +126,9 @@ class Campaign(Base):
 # council_reply: a council's answer to the young people of its city who took part in a campaign.
 INVITATION_KINDS = ("invitation", "reminder", "council_reply")
 INVITATION_STATUSES = ("queued", "claimed", "sending", "sent", "failed", "blocked", "dropped")
+# Why a queued row already went to Telegram once and came back: Telegram's flood limit (429), or
+# Telegram could not be reached.
+RETRY_REASONS = ("telegram_limit", "unreachable")
 RESPONSES = ("started", "not_now")
 
 
@@ -181,6 +184,8 @@ class Invitation(Base):
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in INVITATION_KINDS) + ")", name="kind"),
         CheckConstraint("status IN (" + ", ".join(f"'{k}'" for k in INVITATION_STATUSES) + ")",
                         name="status"),
+        CheckConstraint("retry_reason IN (" + ", ".join(f"'{r}'" for r in RETRY_REASONS) + ")",
+                        name="retry_reason"),
         {"sqlite_autoincrement": True},
     )
 
@@ -194,6 +199,8 @@ class Invitation(Base):
     claimed_by: Mapped[str | None] = mapped_column(String)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when it comes back to the queue after Telegram refused it for now: what it waits for.
+    retry_reason: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     response: Mapped[str | None] = mapped_column(String)

@@ -15,13 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import App
 from bot.campaigns import LiveCatalogue
-from bot.channels.telegram import CHANNEL
 from web import admin, auth, campaigns, council, home, partner, public, safeguarding
 from web.i18n import LANGUAGES, environment, load_translations
 from web.pages import Console
 from web.results import ResultsCache
 from web.settings import WebSettings
-from web.status import StatusCache
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -65,8 +63,7 @@ def build_console(app: App, settings: WebSettings, clock: Callable[[], datetime]
                    translations=translations,
                    context=app.context, clock=clock,
                    catalogue=LiveCatalogue(app.sessions, app.config, every=0),
-                   results=ResultsCache(app.sessions, app.config),
-                   statuses=StatusCache(app.sessions, clock, CHANNEL))
+                   results=ResultsCache(app.sessions, app.config))
 
 
 def create_app(console: Console) -> Starlette:

@@ -13,22 +13,24 @@ from pathlib import Path
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.broadcast import Planner
+from bot.broadcast import Planner, Progress
 from bot.campaign_export import rows_for, write_csv, write_xlsx
 from bot.campaign_schedule import Planned, ScheduleError, parse_local, plan_of, reschedule
 from bot.campaigns import Catalogue, PublishError, publish
+from bot.channels.telegram import CHANNEL
 from bot.engine.loader import SurveyError, load_survey
 from bot.engine.survey import LANGUAGES, Survey
 from storage import campaign_reports as reports
 from storage import campaign_store as store
 from storage.campaign_reports import METRICS, Group
 from storage.invitations import Audience
+from web import status
 from web.i18n import N_
 from web.pages import NotFound, Page, page
 from web.partner import check, partner_cities
 
 METRIC_NAMES = {
-    "targeted": N_("in the target"), "invited": N_("invited"), "delivered": N_("delivered"),
+    "targeted": N_("in the target"), "invited": N_("invited"),
     "failed": N_("failed"), "started": N_("started"), "completed": N_("completed"),
     "not_now": N_("not now"), "stopped": N_("stopped"), "reminded": N_("reminded"),
 }
@@ -52,7 +54,8 @@ class Status:
     total: Counter[str]
     by_city: tuple[Line, ...]
     by_band: tuple[Line, ...]
-    waiting: int
+    # The broadcast's messages not sent yet, by what they wait for.
+    progress: Progress
     planned: Planned
     counted_at: datetime
 
@@ -107,7 +110,7 @@ def campaign_list(current: Page) -> Response:
         survey = catalogue.versions.get((run.campaign_id, run.version))
         if survey is None or run.partner_id != current.user.partner_id:
             continue
-        groups = current.console.statuses.figures(current.db, run.campaign_id, []).groups
+        groups = reports.progress_by_group(current.db, run.campaign_id, [], CHANNEL)
         total: Counter[str] = Counter()
         for counts in groups.values():
             total.update(counts)
@@ -119,15 +122,14 @@ def campaign_list(current: Page) -> Response:
 def status_of(current: Page, campaign_id: str) -> Status:
     catalogue, run, survey = _own(current, campaign_id)
     audiences = _audiences(survey) if run.broadcast and run.closed_at is None else []
-    # In the page's transaction when counted now: SQLite would make a second one wait for this one.
-    figures = current.console.statuses.figures(current.db, run.campaign_id, audiences)
+    figures = status.count(current.db, run.campaign_id, audiences, CHANNEL, current.now)
     groups = figures.groups
     total: Counter[str] = Counter()
     for counts in groups.values():
         total.update(counts)
     cities = {c.id: getattr(c.name, current.language) for c in current.config.cities}
     return Status(survey, run, state_of(current, catalogue, run, survey), total,
-                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress.waiting,
+                  _lines(groups, 0, cities), _lines(groups, 1, {}), figures.progress,
                   plan_of(current.db, current.config, survey, run, current.now), figures.counted_at)
 
 
@@ -169,7 +171,6 @@ def schedule(current: Page) -> Response:
     except ScheduleError as exc:
         current.finish_transaction(commit=False)
         return _status_page(current, 400, current.said(exc), drafts)
-    current.console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=scheduled")
 
 
@@ -180,16 +181,16 @@ def publish_file(current: Page) -> Response:
     source = current.field("source").replace("\r\n", "\n")
     try:
         survey = load_survey(source, "campaign.yml", current.config.community())
-        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
-                            current.now)
-        current.audit("campaign_published", survey.id, version=published.version)
-        current.console.statuses.forget(survey.id)
-        # Times chosen beside the Publish button, when they differ from the file's: set in the
-        # same transaction, so that nothing goes out at the file's time meanwhile.
+        # Times chosen beside the Publish button (shown filled with those that apply): they count
+        # for the checks, and are set in the same transaction when they differ from those, so
+        # that nothing goes out at other times meanwhile.
         opens = parse_local(current.field("opens"), current.tr("Opens"))
         closes = parse_local(current.field("closes"), current.tr("Closes"))
-        if "opens" in (current.form or {}) and (opens, closes) != (survey.schedule.opens,
-                                                                   survey.schedule.closes):
+        chosen = (opens, closes) if "opens" in (current.form or {}) else None
+        published = publish(current.db, current.config, survey, source, current.user.partner_id or "",
+                            current.now, chosen)
+        current.audit("campaign_published", survey.id, version=published.version)
+        if published.schedule.source == "chosen":
             reschedule(current.db, current.config, survey, opens, closes, current.now,
                        actor=current.user.email, partner_id=current.user.partner_id)
     except SurveyError:
@@ -215,7 +216,6 @@ def send(current: Page) -> Response:
     console = current.console
     added = Planner(console.sessions, current.config, console.catalogue, console.clock).plan(run.campaign_id)
     current.audit("campaign_sent", run.campaign_id, queued=added)
-    console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=sent")
 
 
@@ -224,7 +224,6 @@ def close(current: Page) -> Response:
     _, run, _survey = _own(current, current.request.path_params["campaign_id"])
     if store.close_run(current.db, run.campaign_id, current.now):
         current.audit("campaign_closed", run.campaign_id)
-        current.console.statuses.forget(run.campaign_id)
     return current.redirect(f"/campaigns/{run.campaign_id}?done=closed")
 
 

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from gettext import GNUTranslations
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,13 +32,15 @@ from web.i18n import LANGUAGES, best_language
 from web.renders import RenderedCharts
 from web.results import ResultsCache
 from web.settings import WebSettings
-from web.status import StatusCache
 from web.times import Places
 
 SESSION_COOKIE = "yv_session"
 CSRF_COOKIE = "yv_csrf"
 LANGUAGE_COOKIE = "yv_lang"
 CSRF_FIELD = "csrf"
+# A session's last use is kept to the minute: a write on every page view would compete with the bot's
+# workers for the database (SQLite has one writer at a time).
+LAST_SEEN_EVERY = timedelta(minutes=1)
 # An uploaded campaign file is a few kilobytes; anything far larger is a mistake.
 MAX_UPLOAD_BYTES = 512 * 1024
 
@@ -58,8 +60,6 @@ class Console:
     catalogue: LiveCatalogue
     # The results pages' counts, kept between requests.
     results: ResultsCache
-    # The status pages' progress figures, kept a few seconds.
-    statuses: StatusCache
     # The results' charts, drawn once per kept digest and language.
     charts: RenderedCharts = field(default_factory=RenderedCharts)
     session_signer: Signer = field(init=False)
@@ -270,7 +270,8 @@ def _signed_in(console: Console, request: Request, db: Session,
     user = staff.get_user(db, live.user_id)
     if user is None or not user.active or user.password_hash is None:
         return session_id, None, None
-    live.last_seen_at = now
+    if now - live.last_seen_at >= LAST_SEEN_EVERY:
+        live.last_seen_at = now
     return session_id, user, live.csrf_token
 
 

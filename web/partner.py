@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.campaigns import Times, times_after_publish
 from bot.engine.community import Community
 from bot.engine.loader import Problem, SurveyError, load_survey
 from bot.engine.survey import LANGUAGES, Survey
@@ -88,6 +89,7 @@ def check_form(current: Page) -> Response:
 
 @page("partner")
 def check_upload(current: Page) -> Response:
+    assert current.user is not None
     cities = partner_cities(current)
     read = _read_upload(current)
     if isinstance(read, str):
@@ -95,10 +97,14 @@ def check_upload(current: Page) -> Response:
     source, filename = read
     checked = check(source, filename, current.config.community())
     outside: list[str] = []
+    times: Times | None = None
     if checked.survey is not None:
         outside = [city for city in checked.survey.audience.cities if city not in cities]
+        # A new version of a published campaign keeps the schedule set in the console, unless
+        # the file's times changed: the form beside Publish shows the times that will apply.
+        times = times_after_publish(current.db, checked.survey, current.user.partner_id or "")
     return current.render("campaign_check.html", status=200 if checked.survey else 422, checked=checked,
-                          problem=None, outside=outside, languages=LANGUAGES)
+                          problem=None, outside=outside, languages=LANGUAGES, times=times)
 
 
 @page("partner")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
-from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Sent
+from bot.broadcast import Broadcaster, BroadcastSettings, Planner, Send, Sent
 from bot.campaigns import LiveCatalogue, publish
 from bot.engine.loader import load_survey
 from bot.engine.messages import Outbound
@@ -60,7 +60,7 @@ def publish_campaign(app: App, text: str | None = None) -> None:
                 "maison-des-jeunes", app.service.clock())
 
 
-def broadcaster(app: App, send: Recorder, worker: str = "w1") -> Broadcaster:
+def broadcaster(app: App, send: Send, worker: str = "w1") -> Broadcaster:
     planner = Planner(app.sessions, app.config, app.catalogue, app.service.clock)
     budget = RateBudget(app.sessions, "test", Limits(per_second=1000))
     return Broadcaster(planner, app.service.catalog, budget, send,

@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
-from bot.campaigns import LiveCatalogue, PublishError, publish
+from bot.campaign_schedule import reschedule
+from bot.campaigns import LiveCatalogue, PublishError, Times, publish, times_after_publish
 from bot.engine.loader import load_survey
 from bot.engine.messages import Inbound
+from storage import campaign_store as store
 from storage.models import Answer, Campaign, CampaignRun, Participation, SurveyCompletion
 from tests.support.deployment import campaign_text, write_deployment
 
@@ -50,7 +52,8 @@ def stored(app: App) -> list[tuple[str, int]]:
      "This campaign targets no city: add a line like `cities: [lyon]` to say whose young people it "
      "is for."),
     (campaign_text(extra="closes: 2026-11-30 18:00\n"), PARTNER,
-     "The closing date 2026-11-30 18:00 is already past in lyon: choose a later date."),
+     "The closing time 2026-11-30 18:00 written in the campaign file is already past in lyon: choose a "
+     "later time."),
 ])
 def test_bad_publishes_get_one_sentence_and_change_nothing(app: App, text: str, partner: str,
                                                           refusal: str) -> None:
@@ -164,3 +167,77 @@ def test_closing_answers_late_messages_politely_and_keeps_nothing(tmp_path: Path
             assert session.scalar(select(func.count()).select_from(Answer)) == 0
     finally:
         app.close()
+
+
+# Republishing under a schedule set after publishing (console or `campaign schedule`).
+
+CLOSING_IN_FILE = "closes: 2026-12-03 18:00\n"
+
+
+def scheduled_then_republished(app: App, console_closes: datetime, later: datetime,
+                               extra: str = CLOSING_IN_FILE) -> PublishError | int:
+    """Version 1 closes on the 3rd by its file; the partner moved the closing time in the console;
+    on `later` they publish a corrected file (its times as `extra` says)."""
+    do_publish(app, campaign_text(extra=CLOSING_IN_FILE))
+    survey = load_survey(campaign_text(extra=CLOSING_IN_FILE), "c.yml", app.config.community())
+    with app.sessions.begin() as session:
+        reschedule(session, app.config, survey, None, console_closes, NOW, actor="lea@mdj.example")
+    try:
+        return do_publish(app, campaign_text(version=2, second="need2", extra=extra), now=later)
+    except PublishError as refused:
+        return refused
+
+
+def test_a_corrected_file_follows_the_closing_time_set_in_the_console(app: App) -> None:
+    # On the 5th the file's closing time (the 3rd) is past; the console's (the 20th) is not.
+    version = scheduled_then_republished(app, datetime(2026, 12, 20, 18, 0), NOW + timedelta(days=4))
+    assert version == 2
+    with app.sessions() as session:
+        run = store.run(session, "quartier")
+        assert run is not None and run.version == 2 and run.closes_local == datetime(2026, 12, 20, 18, 0)
+        survey = load_survey(campaign_text(version=2, second="need2", extra=CLOSING_IN_FILE), "c.yml")
+        assert times_after_publish(session, survey, PARTNER) == Times(None, datetime(2026, 12, 20, 18, 0),
+                                                                      "schedule")
+
+
+def test_a_closing_time_past_in_the_console_is_refused_and_named(app: App) -> None:
+    refused = scheduled_then_republished(app, datetime(2026, 12, 4, 18, 0), NOW + timedelta(days=6))
+    assert isinstance(refused, PublishError)
+    assert str(refused) == (
+        "The closing time 2026-12-04 18:00 set in the console's schedule is already past in lyon: set a "
+        "later closing time in the console (or with `youthvoice campaign schedule`), then publish again.")
+    assert refused.in_(app.service.catalog, "fr") == (
+        "La fermeture 2026-12-04 18:00 fixée dans le calendrier de la console est déjà passée à lyon : "
+        "fixez une fermeture plus tardive dans la console (ou avec `youthvoice campaign schedule`), puis "
+        "publiez à nouveau.")
+    assert ("quartier", 2) not in stored(app)
+
+
+def test_new_times_in_the_file_replace_the_console_and_are_checked(app: App) -> None:
+    refused = scheduled_then_republished(app, datetime(2026, 12, 20, 18, 0), NOW + timedelta(days=4),
+                                         extra="closes: 2026-12-04 18:00\n")
+    assert isinstance(refused, PublishError)
+    assert str(refused) == (
+        "The closing time 2026-12-04 18:00 written in the campaign file is already past in lyon: choose a "
+        "later time. The file's times changed since the last version, so they replace the schedule set "
+        "in the console.")
+    assert refused.in_(app.service.catalog, "fr").startswith(
+        "La fermeture 2026-12-04 18:00 écrite dans le fichier de la campagne est déjà passée à lyon : "
+        "choisissez une heure plus tardive.")
+    with app.sessions() as session:
+        run = store.run(session, "quartier")
+        assert run is not None and run.version == 1 and run.closes_local == datetime(2026, 12, 20, 18, 0)
+
+
+def test_times_chosen_beside_publish_count_over_the_file(app: App) -> None:
+    text = campaign_text(extra="closes: 2026-11-30 18:00\n")
+    survey = load_survey(text, "c.yml", app.config.community())
+    with app.sessions.begin() as session:
+        published = publish(session, app.config, survey, text, PARTNER, NOW,
+                            chosen=(None, datetime(2026, 12, 20, 18, 0)))
+    assert published.schedule == Times(None, datetime(2026, 12, 20, 18, 0), "chosen")
+    with app.sessions.begin() as session, pytest.raises(PublishError) as caught:
+        publish(session, app.config, load_survey(campaign_text("autre"), "c.yml"), campaign_text("autre"),
+                PARTNER, NOW, chosen=(None, datetime(2026, 11, 30, 18, 0)))
+    assert str(caught.value) == ("The closing time 2026-11-30 18:00 chosen in the console is already "
+                                 "past in lyon: choose a later time.")

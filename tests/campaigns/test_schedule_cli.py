@@ -3,12 +3,16 @@ the same record."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.app import App
+from bot.campaign_schedule import reschedule
+from bot.campaigns import publish
 from bot.cli import main
+from bot.engine.loader import load_survey
 from storage import campaign_store as store
 from storage import staff_repository as staff
 from tests.campaigns.test_status_export import deployment as deployment  # the published campaign
@@ -73,3 +77,46 @@ def test_refusals_in_french(deployment: tuple[Path, str, App], capsys: pytest.Ca
     assert main(["--config", str(config), "--database", database, "campaign", "schedule", "quartier",
                  "--language", "fr", "--closes", "2026-11-30 10:00"]) == 1
     assert "La fermeture 2026-11-30 10:00 est déjà passée à lyon" in capsys.readouterr().err
+
+
+def published_long_ago(app: App, campaign_id: str, file_closes: str, console_closes: datetime) -> None:
+    """Published in November with a closing time in its file; the closing time moved since with
+    `campaign schedule` (or in the console)."""
+    then = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    text = campaign_text(campaign_id, extra=f"closes: {file_closes}\n")
+    survey = load_survey(text, "c.yml", app.config.community())
+    with app.sessions.begin() as session:
+        publish(session, app.config, survey, text, "maison-des-jeunes", then)
+        reschedule(session, app.config, survey, None, console_closes, then, actor="terminal:lea")
+
+
+def test_republishing_a_corrected_file_follows_the_schedule_set_since(
+        deployment: tuple[Path, str, App], capsys: pytest.CaptureFixture[str]) -> None:
+    config, database, app = deployment
+    published_long_ago(app, "autre", "2026-11-20 18:00", datetime(2030, 1, 15, 18, 0))
+    corrected = config.parent / "autre.yml"
+    corrected.write_text(campaign_text("autre", version=2, second="need2",
+                                       extra="closes: 2026-11-20 18:00\n"), encoding="utf-8")
+    base = ["--config", str(config), "--database", database, "campaign"]
+    assert main([*base, "publish", str(corrected), "--partner", "maison-des-jeunes"]) == 0
+    out = capsys.readouterr().out
+    assert "Published autre version 2" in out and "closes 2030-01-15 18:00" in out
+    assert "the times set with `youthvoice campaign schedule` or in the console stay" in out
+
+
+def test_republishing_past_the_closing_time_set_since_is_refused_in_french(
+        deployment: tuple[Path, str, App], capsys: pytest.CaptureFixture[str]) -> None:
+    config, database, app = deployment
+    published_long_ago(app, "autre", "2026-11-20 18:00", datetime(2026, 11, 25, 18, 0))
+    corrected = config.parent / "autre.yml"
+    corrected.write_text(campaign_text("autre", version=2, second="need2",
+                                       extra="closes: 2026-11-20 18:00\n"), encoding="utf-8")
+    assert main(["--config", str(config), "--database", database, "campaign", "publish", str(corrected),
+                 "--partner", "maison-des-jeunes", "--language", "fr"]) == 1
+    assert capsys.readouterr().err == (
+        "youthvoice: La fermeture 2026-11-25 18:00 fixée dans le calendrier de la console est déjà "
+        "passée à lyon : fixez une fermeture plus tardive dans la console (ou avec `youthvoice campaign "
+        "schedule`), puis publiez à nouveau.\n")
+    with app.sessions() as session:
+        run = store.run(session, "autre")
+        assert run is not None and run.version == 1

@@ -13,13 +13,11 @@ from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from bot.app import App, build_app
-from bot.channels.telegram import CHANNEL
 from storage import staff_repository as staff
 from web import accounts, passwords
 from web.app import build_console, create_app
 from web.pages import Console
 from web.settings import WebSettings
-from web.status import StatusCache
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -95,8 +93,6 @@ def site(database_url: str, clock: Clock, config_path: Path) -> Iterator[Site]:
     app = build_app(config_path, database_url, clock=clock)
     settings = WebSettings(secret_key=SECRET, base_url="https://console.example")
     console = build_console(app, settings, clock)
-    # Pages count progress afresh on every view here: tests change the data behind their back.
-    console.statuses = StatusCache(app.sessions, clock, CHANNEL, max_age=timedelta(0), background=False)
     yield Site(app, console, clock)
     app.close()
 

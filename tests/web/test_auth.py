@@ -172,3 +172,20 @@ def test_anonymous_pages_follow_the_browser_then_the_choice(site: Site) -> None:
     assert "Sign in" in client.get("/login", headers={"accept-language": "en-GB,en;q=0.8,fr;q=0.5"}).text
     client.get("/login?lang=fr")
     assert "Se connecter" in client.get("/login", headers={"accept-language": "en"}).text
+
+
+def test_a_session_s_last_use_is_written_at_most_once_a_minute(site: Site) -> None:
+    client = site.client()
+    sign_in(client, site.account("partner@example.org", "partner", partner="maison-des-jeunes"))
+    signed_in_at = site.clock.now
+
+    def last_seen() -> object:
+        with site.app.sessions() as session:
+            return session.query(StaffSession).one().last_seen_at
+
+    site.clock.advance(timedelta(seconds=50))
+    assert client.get("/campaigns").status_code == 200
+    assert last_seen() == signed_in_at
+    site.clock.advance(timedelta(seconds=20))
+    assert client.get("/campaigns").status_code == 200
+    assert last_seen() == site.clock.now

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
-from bot.broadcast import Broadcaster, Planner, Sent
+from bot.broadcast import Broadcaster, Flooded, Planner, Send, Sent
 from bot.campaigns import LiveCatalogue
 from bot.engine.messages import Outbound
 from bot.rate_budget import Limits, RateBudget
@@ -54,9 +55,11 @@ def figure(page: str, name: str) -> str:
     return found.group(1)
 
 
-def broadcast(site: Site, campaign_id: str) -> None:
-    async def sent(_address: str, _message: Outbound) -> Sent:
-        return Sent.SENT
+async def accepted(_address: str, _message: Outbound) -> Sent:
+    return Sent.SENT
+
+
+def broadcast(site: Site, campaign_id: str, send: Send = accepted) -> None:
 
     async def run() -> None:
         app = site.app
@@ -64,7 +67,7 @@ def broadcast(site: Site, campaign_id: str) -> None:
         planner = Planner(app.sessions, app.config, LiveCatalogue(app.sessions, app.config, every=0),
                           app.service.clock)
         budget = RateBudget(app.sessions, "test", Limits(per_second=1000))
-        sender = Broadcaster(planner, app.service.catalog, budget, sent, mark_stopped=lambda _: None)
+        sender = Broadcaster(planner, app.service.catalog, budget, send, mark_stopped=lambda _: None)
         while await sender.round(campaign_id):
             pass
         await budget.aclose()
@@ -88,8 +91,8 @@ def test_publish_follow_send_close_and_export(site: Site, signed_in: dict[str, T
     assert "12 invitations waiting to be sent" in waiting and 'http-equiv="refresh"' in waiting
     broadcast(site, "quartier")
     after = partner.get("/campaigns/quartier").text
-    assert figure(after, "invited") == "12" and figure(after, "delivered") == "12"
-    assert "waiting to be sent" not in after
+    assert figure(after, "invited") == "12"
+    assert "waiting to be sent" not in after and 'http-equiv="refresh"' not in after
 
     export = partner.get("/campaigns/quartier/export.xlsx")
     assert export.status_code == 200
@@ -157,3 +160,34 @@ def test_a_status_view_asks_in_one_transaction_besides_the_session_check(
     assert page.status_code == 200 and "in the target" in page.text
     # The session check, then the page: the campaigns' check and the figures share the page's.
     assert len(checkouts) == 2
+
+
+def test_the_status_page_tells_what_the_invitations_not_sent_yet_wait_for(site: Site) -> None:
+    """Telegram's flood limit refuses four invitations: "invited" counts the eight it accepted, and
+    the four are shown waiting for Telegram's limit, in the partner's language, until they go."""
+    chats = seed_participants(site.app.sessions, 12, city="lyon")
+    site.account("lea@mdj.example", "partner", partner="maison-des-jeunes", language="fr")
+    partner = site.client("fr")
+    sign_in(partner, "lea@mdj.example")
+    token = csrf_of(partner.get("/campaigns/check").text)
+    assert partner.post("/campaigns/publish",
+                        data={"csrf": token, "source": campaign_text("quartier")}).status_code == 303
+    page = partner.get("/campaigns/quartier").text
+    partner.post("/campaigns/quartier/send", data={"csrf": csrf_of(page)})
+    refused = {str(chat) for chat in chats[:4]}
+
+    async def telegram(address: str, _message: Outbound) -> Sent | Flooded:
+        return Flooded(60) if address in refused else Sent.SENT
+
+    broadcast(site, "quartier", telegram)
+    page = partner.get("/campaigns/quartier").text
+    assert figure(page, "invités") == "8"
+    assert "4 en attente de la limite de Telegram" in page
+    assert "Telegram a demandé au bot de ralentir" in page and 'http-equiv="refresh"' in page
+    # Telegram's wait is over: they go, and nothing is left waiting.
+    refused.clear()
+    site.clock.advance(timedelta(seconds=61))
+    broadcast(site, "quartier", telegram)
+    page = partner.get("/campaigns/quartier").text
+    assert figure(page, "invités") == "12"
+    assert "limite de Telegram" not in page and 'http-equiv="refresh"' not in page

@@ -256,3 +256,63 @@ def test_what_was_typed_comes_back_escaped(site: Site, signed_in: dict[str, Test
     assert status == 400
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def check_file(client: TestClient, text: str) -> str:
+    token = csrf_of(client.get("/campaigns/check").text)
+    return client.post("/campaigns/check", data={"csrf": token},
+                       files={"file": ("c.yml", text.encode())}).text
+
+
+FILE_CLOSES = "closes: 2026-06-01 12:00\n"
+
+
+def test_a_corrected_file_follows_the_closing_time_set_in_the_console(
+        site: Site, signed_in: dict[str, TestClient]) -> None:
+    partner = signed_in["partner"]
+    publish(partner, campaign_text("quartier", extra=FILE_CLOSES))
+    assert set_schedule(partner, "", "2026-06-30T18:00")[0] == 303
+    # In the evening the file's closing time is past; the one set in the console is not.
+    site.clock.now = datetime(2026, 6, 1, 18, 0, tzinfo=UTC)
+    corrected = campaign_text("quartier", version=2, second="need2", extra=FILE_CLOSES)
+    checked = check_file(partner, corrected)
+    # Beside Publish: the times that will apply, and where they come from.
+    assert 'id="publish-closes" name="closes" value="2026-06-30T18:00"' in checked
+    assert "These are the times set in the console's schedule" in checked
+    location = publish_with(partner, corrected, "", "2026-06-30T18:00")
+    assert location == "/campaigns/quartier?done=published"
+    page = partner.get(location).text
+    assert "Version 2" in page and "30 Jun 2026, 18:00" in page
+    # Published without the times beside the button (as a script would): the same schedule.
+    publish(partner, campaign_text("quartier", version=3, extra=FILE_CLOSES))
+    with site.app.sessions() as session:
+        run = store.run(session, "quartier")
+        assert run is not None and run.version == 3
+        assert run.closes_local == datetime(2026, 6, 30, 18, 0)
+
+
+def test_a_republish_past_the_consoles_closing_time_says_so_in_french(site: Site) -> None:
+    site.account("lea@mdj.example", "partner", partner="maison-des-jeunes", language="fr")
+    partner = site.client("fr")
+    sign_in(partner, "lea@mdj.example")
+    publish_with(partner, campaign_text("quartier", extra=FILE_CLOSES), "", "2026-06-01T12:00")
+    assert set_schedule(partner, "", "2026-06-01T16:00")[0] == 303
+    site.clock.now = datetime(2026, 6, 1, 18, 0, tzinfo=UTC)
+    corrected = campaign_text("quartier", version=2, second="need2", extra=FILE_CLOSES)
+    token = csrf_of(partner.get("/campaigns/check").text)
+    for times in ({}, {"opens": "", "closes": "2026-06-01T16:00"}):
+        response = partner.post("/campaigns/publish", data={"csrf": token, "source": corrected, **times})
+        assert response.status_code == 400
+        assert ("La fermeture 2026-06-01 16:00 fixée dans le calendrier de la console est déjà passée à "
+                "lyon : fixez une fermeture plus tardive dans la console") in response.text
+    # The file's own times, changed and past: they would replace the console's, and are refused.
+    changed = campaign_text("quartier", version=2, extra="closes: 2026-06-01 19:00\n")
+    response = partner.post("/campaigns/publish", data={"csrf": token, "source": changed})
+    assert response.status_code == 400
+    assert ("La fermeture 2026-06-01 19:00 écrite dans le fichier de la campagne est déjà passée"
+            in response.text)
+    # A later time chosen beside Publish counts.
+    publish_with(partner, corrected, "", "2026-06-25T18:00")
+    with site.app.sessions() as session:
+        run = store.run(session, "quartier")
+        assert run is not None and run.version == 2 and run.closes_local == datetime(2026, 6, 25, 18, 0)

@@ -1,0 +1,147 @@
+"""What a partner reads while a broadcast runs into Telegram's flood limit: "invited" counts the
+people Telegram accepted an invitation for and never goes down; what is not sent yet is told apart
+(being sent, waiting for Telegram's limit, to try again)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.broadcast import Flooded, Progress, Sent
+from bot.cli import main
+from bot.engine.messages import Outbound
+from storage import campaign_reports as reports
+from storage import invitations as queue
+from storage.models import Invitation
+from tests.campaigns.test_broadcast import (
+    NOON,
+    broadcaster,
+    prepare,
+    publish_campaign,
+    send_command,
+    statuses,
+)
+from tests.campaigns.test_broadcast import app as app  # the deployment, on SQLite and PostgreSQL
+from tests.support.bot_api_double import BotApiDouble
+from tests.support.deployment import seed_participants
+
+
+def figures(app: App) -> tuple[int, Progress]:
+    """The status page's figures, counted as the page counts them."""
+    with app.sessions() as session:
+        groups = reports.progress_by_group(session, "quartier", [], "telegram")
+        progress = Progress(queue.counts(session, "quartier"), queue.next_due(session, "quartier"))
+    return sum(counts["invited"] for counts in groups.values()), progress
+
+
+class FloodLimit:
+    """Telegram answering 429 (wait 30 s) to the first `refusals` sends. Each send first reads the
+    figures, as a status page reloaded at that moment would, while its row is `sending`."""
+
+    def __init__(self, app: App, refusals: int) -> None:
+        self.app = app
+        self.refusals = refusals
+        self.seen: list[tuple[int, Progress]] = []
+        self.sent: list[str] = []
+
+    async def __call__(self, address: str, _message: Outbound) -> Sent | Flooded:
+        self.seen.append(figures(self.app))
+        if self.refusals > 0:
+            self.refusals -= 1
+            return Flooded(30)
+        self.sent.append(address)
+        return Sent.SENT
+
+
+async def test_invited_never_goes_down_through_flood_waits(app: App) -> None:
+    chats = seed_participants(app.sessions, 10)
+    publish_campaign(app)
+    # Seven refusals for each, more than the attempts after which an invitation fails.
+    telegram = FloodLimit(app, refusals=70)
+    sender = broadcaster(app, telegram)
+    now = [NOON]
+    sender.clock = lambda: now[0]
+    sender.planner.plan()
+    after_rounds: list[tuple[int, Progress]] = []
+    while telegram.refusals or len(telegram.sent) < len(chats):
+        if not await sender.round():
+            # Nothing due: Telegram's wait is over 30 s later.
+            now[0] += timedelta(seconds=31)
+            continue
+        after_rounds.append(figures(app))
+    await sender.budget.aclose()
+
+    invited = [n for n, _ in telegram.seen + after_rounds]
+    assert invited == sorted(invited), invited
+    assert invited[-1] == 10 and sorted(telegram.sent) == sorted(str(c) for c in chats)
+    # While the invitations were in flight they were counted as being sent, not as invited.
+    assert telegram.seen[0][0] == 0 and telegram.seen[0][1].sending == 10
+    # After the first round all ten wait for Telegram's limit, due when its wait is over.
+    first_invited, first = after_rounds[0]
+    assert first_invited == 0 and first.telegram_limit == 10 and first.waiting == 10
+    assert first.next_due == NOON + timedelta(seconds=30)
+    # Telegram's pace is not a failed attempt: nobody's invitation failed, each left once.
+    assert statuses(app) == Counter({"sent": 10})
+    with app.sessions() as session:
+        assert session.scalar(select(func.max(Invitation.attempts))) == 1
+    final = figures(app)[1]
+    assert (final.waiting, final.sending, final.telegram_limit, final.sent) == (0, 0, 0, 10)
+
+
+async def test_unreachable_telegram_is_told_apart_and_still_fails_in_the_end(
+        app: App, tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_participants(app.sessions, 3)
+    publish_campaign(app)
+
+    async def unreachable(_address: str, _message: Outbound) -> Sent:
+        return Sent.RETRY
+
+    sender = broadcaster(app, unreachable)
+    now = [NOON]
+    sender.clock = lambda: now[0]
+    sender.planner.plan()
+    assert await sender.round()
+    invited, progress = figures(app)
+    assert (invited, progress.unreachable, progress.telegram_limit) == (0, 3, 0)
+    assert main(["--config", str(tmp_path / "config.yml"), "--database", db_url, "campaign", "status",
+                 "quartier"]) == 0
+    assert "Not sent yet: 3 to try again (Telegram could not be reached)." in capsys.readouterr().out
+    for _ in range(10):
+        now[0] += timedelta(hours=1)
+        await sender.round()
+    await sender.budget.aclose()
+    assert statuses(app) == Counter({"failed": 3})
+
+
+def test_invited_never_goes_down_while_the_bot_api_answers_429(tmp_path: Path, db_url: str) -> None:
+    """`campaign send --wait` (its own process, like the running bot) against a Bot API that
+    refuses what goes beyond 10 messages a second, while the figures are read again and again."""
+    people = 60
+    config = prepare(tmp_path, db_url, people, rate=30)
+    app = build_app(config, db_url)
+    samples: list[tuple[int, Progress]] = []
+    try:
+        with BotApiDouble(flood_above=10) as double:
+            sender = send_command(config, db_url, double)
+            deadline = time.monotonic() + 120
+            while sender.poll() is None and time.monotonic() < deadline:
+                samples.append(figures(app))
+                time.sleep(0.03)
+            output, _ = sender.communicate(timeout=60)
+            floods = double.floods
+            chats = Counter(message.chat_id for message in double.sent())
+        samples.append(figures(app))
+    finally:
+        app.close()
+    assert sender.returncode == 0 and b"Done: 60 sent" in output, output
+    assert floods > 0 and len(chats) == people and max(chats.values()) == 1
+    invited = [n for n, _ in samples]
+    assert invited == sorted(invited), invited
+    assert invited[-1] == people
+    assert any(progress.telegram_limit for _, progress in samples)
