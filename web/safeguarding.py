@@ -23,6 +23,15 @@ CATEGORY_NAMES = {
     Category.ACUTE_DISTRESS.value: N_("acute distress"),
 }
 
+# The steps of an alert's history, in the reader's language (stored as these codes).
+STEP_NAMES = {
+    "raised": N_("raised"),
+    "viewed": N_("viewed"),
+    "replied": N_("replied"),
+    "closed": N_("closed"),
+    "delivered": N_("delivered"),
+}
+
 DELIVERY_NAMES = {
     "telegram": N_("the alert to the staff Telegram chat"),
     "email": N_("the alert to the staff e-mail address"),
@@ -73,6 +82,7 @@ def alert_page(current: Page) -> Response:
     waiting = [d for d in alerts_repo.deliveries(current.db, alert.id) if d.delivered_at is None]
     empty = current.request.query_params.get("empty") == "1"
     return current.render("alert.html", alert=alert, categories=CATEGORY_NAMES, deliveries=DELIVERY_NAMES,
+                          step_names=STEP_NAMES,
                           steps=alerts_repo.steps(current.db, alert.id), waiting=waiting,
                           problem=N_("Write the message to send first.") if empty else None)
 

@@ -78,3 +78,14 @@ def test_a_partner_s_staff_see_only_their_partner_s_cities(site: Site) -> None:
     with site.app.sessions() as session:
         alert = alerts_repo.alert(session, montreal)
         assert alert is not None and alert.status == "open"
+
+
+def test_the_history_reads_in_french(site: Site) -> None:
+    ref = raise_alert(site, "lyon", "mon beau-père me frappe", "31")
+    site.account("veille@example.org", "safeguarding", language="fr")
+    staff = site.client("fr")
+    sign_in(staff, "veille@example.org")
+    history = staff.get(f"/alerts/{ref}").text
+    assert "<td>levée</td>\n<td>maltraitance ou violence à la maison</td>" in history
+    assert "<td>consultée</td>" in history
+    assert "<td>raised</td>" not in history and "abuse_at_home" not in history
