@@ -72,6 +72,27 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
     return groups
 
 
+def totals(session: Session, campaign_ids: list[str]) -> dict[str, Counter[str]]:
+    """Per campaign, the people invited and those who completed it: what a list of campaigns shows,
+    two statements for all of them (`progress_by_group` counts everything for one)."""
+    found: dict[str, Counter[str]] = {campaign_id: Counter() for campaign_id in campaign_ids}
+    if not campaign_ids:
+        return found
+    invited = session.execute(
+        select(Invitation.campaign_id, func.count())
+        .where(Invitation.campaign_id.in_(campaign_ids), Invitation.kind == "invitation",
+               Invitation.status == "sent")
+        .group_by(Invitation.campaign_id))
+    completed = session.execute(
+        select(SurveyCompletion.campaign_id, func.count())
+        .where(SurveyCompletion.campaign_id.in_(campaign_ids))
+        .group_by(SurveyCompletion.campaign_id))
+    for metric, rows in (("invited", invited), ("completed", completed)):
+        for campaign_id, count in rows:
+            found[campaign_id][metric] = int(count)
+    return found
+
+
 def pseudonym(campaign_id: str, participant_id: str) -> str:
     """Stable within one campaign's exports, unlinkable across campaigns."""
     return hashlib.sha256(f"{campaign_id}:{participant_id}".encode()).hexdigest()[:12]

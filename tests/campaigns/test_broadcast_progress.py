@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.engine.messages import Outbound
 from storage import campaign_reports as reports
 from storage import invitations as queue
-from storage.models import Invitation
+from storage.models import Invitation, SurveyCompletion
 from tests.campaigns.test_broadcast import (
     NOON,
     broadcaster,
@@ -145,3 +145,28 @@ def test_invited_never_goes_down_while_the_bot_api_answers_429(tmp_path: Path, d
     assert invited == sorted(invited), invited
     assert invited[-1] == people
     assert any(progress.telegram_limit for _, progress in samples)
+
+
+async def test_the_campaign_list_counts_what_the_status_page_counts(app: App) -> None:
+    chats = seed_participants(app.sessions, 8)
+    publish_campaign(app)
+    # Two refusals: those two are still waiting while six were invited.
+    telegram = FloodLimit(app, refusals=2)
+    sender = broadcaster(app, telegram)
+    sender.clock = lambda: NOON
+    sender.planner.plan()
+    await sender.round()
+    await sender.budget.aclose()
+    with app.sessions.begin() as session:
+        participants = session.scalars(select(Invitation.participant_id).where(Invitation.status == "sent")
+                                       .order_by(Invitation.participant_id).limit(3)).all()
+        session.add_all(SurveyCompletion(participant_id=p, campaign_id="quartier", campaign_version=1,
+                                         completed_at=NOON) for p in participants)
+    with app.sessions() as session:
+        groups = reports.progress_by_group(session, "quartier", [], "telegram")
+        listed = reports.totals(session, ["quartier", "nothing-yet"])
+    page: Counter[str] = Counter()
+    for counts in groups.values():
+        page.update(counts)
+    assert len(chats) == 8 and (page["invited"], page["completed"]) == (6, 3)
+    assert listed == {"quartier": Counter({"invited": 6, "completed": 3}), "nothing-yet": Counter()}
