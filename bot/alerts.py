@@ -26,6 +26,14 @@ LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(minutes=15)
 
+# A delivery's outcome, as the alert's history keeps it (English, like the command line's); the
+# console words them in its reader's language from these same patterns.
+RELAYED = "reply relayed to the young person"
+NOT_RELAYED_ERASED = "reply not relayed: the young person erased their data"
+NOT_RELAYED_UNREACHABLE = "reply not relayed: the young person cannot be reached ({reason})"
+TO_TELEGRAM = "alert delivered to Telegram chat {address}"
+TO_EMAIL = "alert delivered to {address}"
+
 # (channel, chat id or staff chat id, text): raises when the message could not be sent.
 SendChat = Callable[[str, str, str], Awaitable[None]]
 
@@ -121,20 +129,20 @@ class AlertDispatcher:
         if delivery.kind == "participant":
             address = await asyncio.to_thread(self._participant, delivery.alert_id)
             if address is None:
-                return "reply not relayed: the young person erased their data"
+                return NOT_RELAYED_ERASED
             try:
                 await send_chat(address[0], address[1], delivery.text or "")
             except Unreachable as exc:
-                return f"reply not relayed: the young person cannot be reached ({exc})"
-            return "reply relayed to the young person"
+                return NOT_RELAYED_UNREACHABLE.format(reason=exc)
+            return RELAYED
         subject, body = await asyncio.to_thread(self.staff_text, delivery.ref, delivery.alert_id)
         if delivery.kind == "telegram":
             await send_chat("telegram", delivery.address, body)
-            return f"alert delivered to Telegram chat {delivery.address}"
+            return TO_TELEGRAM.format(address=delivery.address)
         if self.mailer is None:
             raise RuntimeError("no SMTP server configured (email.smtp in config.yml)")
         await asyncio.to_thread(self.mailer.send, delivery.address, subject, body)
-        return f"alert delivered to {delivery.address}"
+        return TO_EMAIL.format(address=delivery.address)
 
     def _claim(self, now: datetime) -> list[DueDelivery]:
         with self.sessions.begin() as session:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from bot.campaigns import PublishError, with_schedule, zone_of
+from bot.campaigns import PublishError, local_day, with_schedule, zone_of
 from bot.config import AppConfig
 from bot.engine.survey import Survey
 from bot.engine.texts import N_
@@ -119,7 +119,7 @@ def reschedule(session: Session, config: AppConfig, survey: Survey, opens: datet
     if run.closed_at is not None:
         raise ScheduleError(N_("The campaign {campaign} was closed on {date}: it cannot open again. "
                                "Publish a new campaign with another id."),
-                            campaign=repr(survey.id), date=f"{run.closed_at:%Y-%m-%d}")
+                            campaign=repr(survey.id), date=local_day(config, survey, run.closed_at))
     if opens is not None and closes is not None and closes <= opens:
         raise ScheduleError(N_("The closing time {closes} comes before the opening time {opens}: "
                                "a campaign closes after it opens."),

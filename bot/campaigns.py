@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -210,7 +210,7 @@ def publish(session: Session, config: AppConfig, survey: Survey, source: str, pa
         if current.closed_at is not None:
             raise PublishError(N_("The campaign {campaign} was closed on {date}: give a new campaign "
                                   "another id."),
-                               campaign=repr(survey.id), date=f"{current.closed_at:%Y-%m-%d}")
+                               campaign=repr(survey.id), date=local_day(config, survey, current.closed_at))
     times = _times_after_publish(session, survey, current)
     if chosen is not None and chosen != (times.opens, times.closes):
         times = Times(chosen[0], chosen[1], "chosen")
@@ -257,6 +257,14 @@ def with_schedule(survey: Survey, run: store.RunInfo) -> Survey:
 def zone_of(config: AppConfig, city_id: str) -> ZoneInfo:
     city = config.city(city_id)
     return ZoneInfo(city.timezone) if city is not None else ZoneInfo("UTC")
+
+
+def local_day(config: AppConfig, survey: Survey, instant: datetime) -> str:
+    """The day an instant (UTC; naive as the database may give it) fell on in the campaign's first
+    city, as a refusal names it: a partner's days are local, not UTC."""
+    city = (survey.audience.cities or tuple(c.id for c in config.cities))[0]
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    return f"{aware.astimezone(zone_of(config, city)):%Y-%m-%d}"
 
 
 # What workers offer

@@ -257,6 +257,9 @@ class RetentionConfig(_Model):
 class AppConfig(_Model):
     version: Literal[1]
     default_language: Literal["fr", "en"] = "fr"
+    # The city whose local time the web console shows where a page concerns no one city (the audit
+    # trail, accounts, an alert from before the city was known); default: the first city.
+    default_city: str | None = None
     privacy: PrivacyConfig
     consent: ConsentConfig
     age_bands: list[AgeBandConfig] = Field(min_length=1)
@@ -284,6 +287,9 @@ class AppConfig(_Model):
         for before, after in itertools.pairwise(bands):
             if after.min != before.max + 1:
                 raise ValueError(f"age bands {before.id} and {after.id} leave a gap or overlap")
+        if self.default_city is not None and self.default_city not in city_ids:
+            raise ValueError(f"default_city {self.default_city!r} is not one of the cities "
+                             f"({', '.join(city_ids)})")
         council_ids = [c.id for c in self.councils]
         if len(set(council_ids)) != len(council_ids):
             raise ValueError("two councils share an id")
@@ -314,6 +320,11 @@ class AppConfig(_Model):
 
     def city(self, city_id: str) -> CityConfig | None:
         return next((c for c in self.cities if c.id == city_id), None)
+
+    def home_city(self) -> CityConfig:
+        """`default_city`, else the first city."""
+        chosen = self.city(self.default_city) if self.default_city is not None else None
+        return chosen if chosen is not None else self.cities[0]
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return next((p for p in self.partners if p.id == partner_id), None)

@@ -12,15 +12,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "heading": ("Ce que disent les jeunes de {city}", "What young people in {city} said"),
     "period": ("Du {start} au {end}", "From {start} to {end}"),
     "for_council": ("Pour : {council}", "For: {council}"),
-    "empty": ("Aucune nouvelle réponse de jeunes de {city} pendant cette période. Le prochain "
-              "résumé reprendra dès qu'il y en aura.",
+    "empty": ("Aucune nouvelle réponse de jeunes de {city} pendant cette période. La prochaine "
+              "synthèse reprendra dès qu'il y en aura.",
               "No new answers from young people in {city} in this period. The next digest will "
               "pick up as soon as there are some."),
     "participation": ("Participation", "Participation"),
     "participants": ("{count} jeunes ont répondu ({answers} réponses).",
                      "{count} young people answered ({answers} answers)."),
     "participants_hidden": ("Moins de {k} jeunes ont répondu.", "Fewer than {k} young people answered."),
-    "participants_change": ("Résumé précédent : {count}.", "Previous digest: {count}."),
+    "participants_change": ("Synthèse précédente : {count}.", "Previous digest: {count}."),
     "campaign_progress": ("{title} : {participants} participants, {completed} l'ont terminé ({rate}).",
                           "{title}: {participants} took part, {completed} finished it ({rate})."),
     "by_age_band": ("Par tranche d'âge", "By age band"),
@@ -46,7 +46,7 @@ WORDS: dict[str, tuple[str, str]] = {
                          "\"< {k}\": a hidden count, either below {k} or hidden so that it cannot be "
                          "worked out by subtraction."),
     "quotes": ("Quelques mots des jeunes", "In their own words"),
-    "quotes_none": ("Pas de citations dans ce résumé.", "No quotes in this digest."),
+    "quotes_none": ("Pas de citations dans cette synthèse.", "No quotes in this digest."),
     "reply_reached": ("Votre dernière réponse aux jeunes a été reçue par {count} d'entre eux.",
                       "Your last reply to young people reached {count} of them."),
     "reply_reached_small": ("Votre dernière réponse aux jeunes a été reçue par moins de {k} d'entre eux.",
@@ -70,12 +70,12 @@ WORDS: dict[str, tuple[str, str]] = {
                       "ils ne sont pas vérifiés.",
                       "Age and neighbourhood are what young people said when answering; they are not "
                       "checked."),
-    "change_header": ("depuis le résumé précédent", "since the previous digest"),
-    "footer": ("Résumé envoyé par YouthVoice à {council}. Le tableau CSV joint reprend ces chiffres.",
+    "change_header": ("depuis la synthèse précédente", "since the previous digest"),
+    "footer": ("Synthèse envoyée par YouthVoice à {council}. Le tableau CSV joint reprend ces chiffres.",
                "Digest sent by YouthVoice to {council}. The attached CSV holds these figures."),
     "council_of": ("la ville de {city}", "the council of {city}"),
     "chart_alt": ("Graphique : {title}", "Chart: {title}"),
-    "telegram_more": ("Le résumé complet est envoyé par e-mail.", "The full digest is sent by email."),
+    "telegram_more": ("La synthèse complète est envoyée par e-mail.", "The full digest is sent by email."),
 }
 
 

@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from storage.invitations import Audience, _eligible
@@ -33,25 +34,43 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
         if count:
             groups.setdefault((city, band), Counter())[metric] += int(count)
 
+    def flag(condition: Any) -> Any:
+        return case((condition, 1), else_=0)
+
     is_invitation = Invitation.kind == "invitation"
-    # Targeted: everyone the campaign is for today, and those invited who stopped since.
+    zero = literal(0)
+    # What each row of the campaign says of its participant, invitations, participations and
+    # completions alike, joined with the participants once (not once per table: at 100,000
+    # participants each join is a hash of them all).
+    facts = union_all(
+        select(Invitation.participant_id.label("participant_id"),
+               flag(is_invitation).label("invitation"),
+               flag(is_invitation & (Invitation.status == "sent")).label("invited"),
+               flag(Invitation.status == "failed").label("failed"),
+               flag(is_invitation & (Invitation.response == "not_now")).label("not_now"),
+               flag(is_invitation & (Invitation.status == "blocked")).label("blocked"),
+               flag((Invitation.kind == "reminder") & (Invitation.status == "sent")).label("reminded"),
+               zero.label("started"), zero.label("completed"))
+        .where(Invitation.campaign_id == campaign_id),
+        select(Participation.participant_id, zero, zero, zero, zero, zero, zero, literal(1), zero)
+        .where(Participation.campaign_id == campaign_id),
+        select(SurveyCompletion.participant_id, zero, zero, zero, zero, zero, zero, zero, literal(1))
+        .where(SurveyCompletion.campaign_id == campaign_id),
+    ).subquery()
+    stopped = Participant.stopped_at.is_not(None)
     rows = session.execute(
         select(Participant.city, Participant.age_band,
-               func.sum(case((is_invitation & Participant.stopped_at.is_not(None), 1), else_=0)),
-               func.sum(case((is_invitation & (Invitation.status == "sent"), 1), else_=0)),
-               func.sum(case((Invitation.status == "failed", 1), else_=0)),
-               func.sum(case((is_invitation & (Invitation.response == "not_now"), 1), else_=0)),
-               func.sum(case((is_invitation & ((Invitation.status == "blocked")
-                                               | Participant.stopped_at.is_not(None)), 1), else_=0)),
-               func.sum(case(((Invitation.kind == "reminder") & (Invitation.status == "sent"), 1),
-                             else_=0)))
-        .select_from(Invitation)
-        .join(Participant, Participant.id == Invitation.participant_id)
-        .where(Invitation.campaign_id == campaign_id)
+               # Targeted: everyone the campaign is for today (below), and those invited who stopped since.
+               func.sum(case((stopped, facts.c.invitation), else_=0)),
+               func.sum(facts.c.invited), func.sum(facts.c.failed), func.sum(facts.c.not_now),
+               func.sum(case((stopped, facts.c.invitation), else_=facts.c.blocked)),
+               func.sum(facts.c.reminded), func.sum(facts.c.started), func.sum(facts.c.completed))
+        .select_from(facts)
+        .join(Participant, Participant.id == facts.c.participant_id)
         .group_by(Participant.city, Participant.age_band)).all()
-    for city, band, targeted, invited, failed, not_now, stopped, reminded in rows:
-        for metric, count in (("targeted", targeted), ("invited", invited), ("failed", failed),
-                              ("not_now", not_now), ("stopped", stopped), ("reminded", reminded)):
+    for city, band, *counts in rows:
+        for metric, count in zip(("targeted", "invited", "failed", "not_now", "stopped", "reminded",
+                                  "started", "completed"), counts, strict=True):
             add(city, band, metric, count or 0)
     for audience in audiences:
         reachable = session.execute(
@@ -60,16 +79,28 @@ def progress_by_group(session: Session, campaign_id: str, audiences: list[Audien
             .group_by(Participant.city, Participant.age_band)).all()
         for city, band, count in reachable:
             add(city, band, "targeted", count)
-    for metric, table in (("started", Participation), ("completed", SurveyCompletion)):
-        rows = session.execute(
-            select(Participant.city, Participant.age_band, func.count())
-            .select_from(table)
-            .join(Participant, Participant.id == table.participant_id)
-            .where(table.campaign_id == campaign_id)
-            .group_by(Participant.city, Participant.age_band)).all()
-        for city, band, count in rows:
-            add(city, band, metric, count)
     return groups
+
+
+def totals(session: Session, campaign_ids: list[str]) -> dict[str, Counter[str]]:
+    """Per campaign, the people invited and those who completed it: what a list of campaigns shows,
+    two statements for all of them (`progress_by_group` counts everything for one)."""
+    found: dict[str, Counter[str]] = {campaign_id: Counter() for campaign_id in campaign_ids}
+    if not campaign_ids:
+        return found
+    invited = session.execute(
+        select(Invitation.campaign_id, func.count())
+        .where(Invitation.campaign_id.in_(campaign_ids), Invitation.kind == "invitation",
+               Invitation.status == "sent")
+        .group_by(Invitation.campaign_id))
+    completed = session.execute(
+        select(SurveyCompletion.campaign_id, func.count())
+        .where(SurveyCompletion.campaign_id.in_(campaign_ids))
+        .group_by(SurveyCompletion.campaign_id))
+    for metric, rows in (("invited", invited), ("completed", completed)):
+        for campaign_id, count in rows:
+            found[campaign_id][metric] = int(count)
+    return found
 
 
 def pseudonym(campaign_id: str, participant_id: str) -> str:

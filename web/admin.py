@@ -7,7 +7,29 @@ from starlette.routing import Route
 
 from storage import staff_repository as staff
 from web import accounts
+from web.i18n import N_
 from web.pages import NotFound, Page, page
+
+# What each recorded action was, in the reader's language (the code stays beside it, to search for).
+ACTION_NAMES = {
+    "account_created": N_("account created"),
+    "account_disabled": N_("account disabled"),
+    "account_enabled": N_("account enabled"),
+    "password_link_issued": N_("password link issued"),
+    "password_set": N_("password set"),
+    "signed_in": N_("signed in"),
+    "signed_out": N_("signed out"),
+    "login_throttled": N_("sign-in attempts held back"),
+    "language_chosen": N_("language chosen"),
+    "campaign_published": N_("campaign published"),
+    "campaign_scheduled": N_("campaign scheduled"),
+    "campaign_sent": N_("invitations sent"),
+    "campaign_closed": N_("campaign closed"),
+    "campaign_exported": N_("answers downloaded"),
+    "council_replied": N_("council's answer sent"),
+    "alert_replied": N_("reply to an alert"),
+    "alert_closed": N_("alert closed"),
+}
 
 
 def _users_page(current: Page, status: int = 200, link: accounts.PasswordLink | None = None,
@@ -66,7 +88,7 @@ def set_active(current: Page) -> Response:
 
 @page("admin")
 def audit_trail(current: Page) -> Response:
-    return current.render("admin_audit.html", events=staff.audit_trail(current.db))
+    return current.render("admin_audit.html", events=staff.audit_trail(current.db), actions=ACTION_NAMES)
 
 
 ROUTES = [

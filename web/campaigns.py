@@ -105,16 +105,12 @@ def _lines(groups: dict[Group, Counter[str]], index: int, names: dict[str, str])
 def campaign_list(current: Page) -> Response:
     assert current.user is not None
     catalogue = _catalogue(current)
-    rows = []
-    for run in catalogue.runs.values():
-        survey = catalogue.versions.get((run.campaign_id, run.version))
-        if survey is None or run.partner_id != current.user.partner_id:
-            continue
-        groups = reports.progress_by_group(current.db, run.campaign_id, [], CHANNEL)
-        total: Counter[str] = Counter()
-        for counts in groups.values():
-            total.update(counts)
-        rows.append((run, survey, state_of(current, catalogue, run, survey), total))
+    own = [(run, survey) for run in catalogue.runs.values()
+           if (survey := catalogue.versions.get((run.campaign_id, run.version))) is not None
+           and run.partner_id == current.user.partner_id]
+    totals = reports.totals(current.db, [run.campaign_id for run, _ in own])
+    rows = [(run, survey, state_of(current, catalogue, run, survey), totals[run.campaign_id])
+            for run, survey in own]
     return current.render("campaigns.html", rows=rows, states=STATE_NAMES,
                           k=current.config.reporting.min_group_size)
 

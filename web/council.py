@@ -30,12 +30,6 @@ def _council(current: Page) -> CouncilConfig:
     return council
 
 
-def _zone(current: Page, council: CouncilConfig) -> str:
-    """The council's city's time zone: times on its pages are the city's."""
-    city = current.config.city(council.city)
-    return city.timezone if city is not None else "UTC"
-
-
 def _digests(current: Page, council: CouncilConfig) -> list[DigestDelivery]:
     """One delivery per period, the email one when there is one (it can be shown as it was sent)."""
     chosen: dict[tuple[object, object], DigestDelivery] = {}
@@ -52,7 +46,7 @@ def overview(current: Page) -> Response:
     council = _council(current)
     results = current.console.results.results(current.db, council.city, current.language, current.now)
     return current.render("council.html", council=council, digests=_digests(current, council),
-                          results=results, zone=_zone(current, council))
+                          results=results)
 
 
 def _delivery(current: Page, council: CouncilConfig) -> DigestDelivery:
@@ -95,8 +89,7 @@ def _results_page(current: Page, status: int = 200, problem: str | None = None,
     answered = reply if reply is not None and reply.council_id == council.id else None
     return current.render("council_results.html", status=status, council=council, results=results,
                           campaign=results.campaigns[0], charts_html=current.charts(results, breakdowns=True),
-                          reply=answered, problem=problem,
-                          drafts=drafts, limit=REPLY_LIMIT, zone=_zone(current, council),
+                          reply=answered, problem=problem, drafts=drafts, limit=REPLY_LIMIT,
                           notice=current.request.query_params.get("done"))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from gettext import GNUTranslations
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -14,12 +13,15 @@ from babel.numbers import format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.i18n import CatalogMissingError
+from web.times import Place
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DOMAIN = "console"
 LANGUAGES = ("fr", "en")
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+# "1 déc. 2026, 14:05" / "1 Dec 2026, 14:05": the month in words, never mistaken for a day.
+TIME_PATTERN = "d MMM y, HH:mm"
 
 
 def N_(message: str) -> str:
@@ -45,17 +47,41 @@ def environment(language: str, translations: GNUTranslations) -> Environment:
     locale = Locale.parse(LOCALES[language])
     env.filters["number"] = lambda value: format_decimal(value, locale=locale)
     env.filters["percent"] = lambda value: format_percent(value, locale=locale)
-    env.filters["when"] = lambda value: _when(value, locale)
-    env.filters["day"] = lambda value: format_date(value, "long", locale=locale)
-    # An instant as the wall-clock time of a city (its IANA zone name).
-    env.filters["local"] = lambda value, zone: format_datetime(value, "d MMM y, HH:mm", tzinfo=ZoneInfo(zone),
-                                                               locale=locale)
+    # Instants in the local time of a place (web.times), named: "1 déc. 2026, 14:05 (heure de Lyon)";
+    # `label=False` where a table's heading names the place once.
+    env.filters["at"] = lambda value, place, label=True: _at(value, place, label, language, locale,
+                                                             translations)
+    env.filters["day_at"] = lambda value, place: format_date(place.day(value), "long", locale=locale)
+    # A time written as a wall-clock time (a campaign file's schedule), in its place's words.
+    env.filters["wall"] = lambda value, place: _wall(value, place, language, locale, translations)
+    env.filters["zone_label"] = lambda place: time_label(place, language, translations)
     env.globals["language"] = language
     return env
 
 
-def _when(value: datetime | None, locale: Locale) -> str:
-    return "" if value is None else format_datetime(value, "medium", locale=locale)
+def time_label(place: Place, language: str, translations: GNUTranslations) -> str:
+    """"heure de Lyon", "Montreal time"; for a campaign of several cities, "local time of each city"."""
+    if place.name is None:
+        return translations.gettext(N_("local time of each city"))
+    name: str = getattr(place.name, language)
+    label = translations.gettext(N_("%(city)s time")) % {"city": name}
+    # "heure d’Anderlecht", not "heure de Anderlecht".
+    if language == "fr" and name[:1].lower() in "aeiouyàâéèêîïôûü":
+        label = label.replace(f"de {name}", f"d’{name}")
+    return label
+
+
+def _at(value: datetime | None, place: Place, label: bool, language: str, locale: Locale,
+        translations: GNUTranslations) -> str:
+    if value is None:
+        return ""
+    shown = format_datetime(place.local(value), TIME_PATTERN, tzinfo=place.zone, locale=locale)
+    return f"{shown} ({time_label(place, language, translations)})" if label else shown
+
+
+def _wall(value: datetime, place: Place, language: str, locale: Locale, translations: GNUTranslations) -> str:
+    shown = format_datetime(value, TIME_PATTERN, locale=locale)
+    return f"{shown} ({time_label(place, language, translations)})"
 
 
 def best_language(accept_language: str, default: str) -> str:

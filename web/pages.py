@@ -32,6 +32,7 @@ from web.i18n import LANGUAGES, best_language
 from web.renders import RenderedCharts
 from web.results import ResultsCache
 from web.settings import WebSettings
+from web.times import Places
 
 SESSION_COOKIE = "yv_session"
 CSRF_COOKIE = "yv_csrf"
@@ -63,8 +64,11 @@ class Console:
     charts: RenderedCharts = field(default_factory=RenderedCharts)
     session_signer: Signer = field(init=False)
     csrf_signer: Signer = field(init=False)
+    # Whose local time each page shows (a city's, or the default city's).
+    places: Places = field(init=False)
 
     def __post_init__(self) -> None:
+        self.places = Places(self.config)
         self.session_signer = Signer(self.settings.secret_key, salt="youthvoice.session")
         self.csrf_signer = Signer(self.settings.secret_key, salt="youthvoice.csrf")
 
@@ -140,7 +144,7 @@ class Page:
         env = self.console.environments[self.language]
         body = env.get_template(template).render(
             user=self.user, csrf_token=self.csrf_token, request_path=self.return_path(),
-            now=self.now, said=self.said, **values)
+            now=self.now, said=self.said, place=self.console.places, **values)
         return HTMLResponse(body, status_code=status)
 
     def charts(self, results: Digest, *, breakdowns: bool = False, headings: bool = False) -> Markup:

@@ -50,7 +50,7 @@ def city(current: Page) -> Response:
     campaign_ids, closed_at = closed_campaigns(current, city_id)
     results = current.console.results.results(current.db, city_id, current.language, current.now,
                                                campaign_ids, closed_at)
-    response = current.render("public_city.html", city=found, results=results, zone=found.timezone,
+    response = current.render("public_city.html", city=found, results=results,
                               charts_html=current.charts(results, headings=True))
     response.headers["cache-control"] = PUBLIC_CACHE
     return response

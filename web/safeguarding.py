@@ -4,9 +4,12 @@ person (relayed by the bot) and closing. Replies and closing go through the same
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot import alerts
 from bot.engine.safeguarding import Category
 from bot.staff import Staff, UnknownAlertError
 from storage import safeguarding as alerts_repo
@@ -22,6 +25,41 @@ CATEGORY_NAMES = {
     Category.VIOLENCE_FROM_OTHERS.value: N_("threats or violence from others"),
     Category.ACUTE_DISTRESS.value: N_("acute distress"),
 }
+
+# The steps of an alert's history, in the reader's language (stored as these codes).
+STEP_NAMES = {
+    "raised": N_("raised"),
+    "viewed": N_("viewed"),
+    "replied": N_("replied"),
+    "closed": N_("closed"),
+    "delivered": N_("delivered"),
+}
+
+# What the bot kept of each delivery (bot/alerts.py), as the reader's language says it. The staff
+# chat's id is not shown: the staff know their own chat.
+def _kept(outcome: str) -> re.Pattern[str]:
+    """The pattern of an outcome as kept: its {fields} become named groups."""
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+)", re.escape(outcome)) + "$")
+
+
+OUTCOMES = [
+    (_kept(alerts.TO_TELEGRAM), N_("alert delivered to the staff Telegram chat")),
+    (_kept(alerts.TO_EMAIL), N_("alert e-mailed to %(address)s")),
+    (_kept(alerts.RELAYED), N_("reply relayed to the young person")),
+    (_kept(alerts.NOT_RELAYED_ERASED), N_("reply not relayed: the young person erased their data")),
+    (_kept(alerts.NOT_RELAYED_UNREACHABLE), N_("reply not relayed: the young person cannot be reached "
+                                               "(%(reason)s)")),
+]
+
+
+def outcome(current: Page, note: str) -> str:
+    """A delivery's outcome in the reader's language; as kept when it is none of the known ones."""
+    for pattern, wording in OUTCOMES:
+        found = pattern.match(note)
+        if found:
+            return current.tr(wording, **found.groupdict())
+    return note
+
 
 DELIVERY_NAMES = {
     "telegram": N_("the alert to the staff Telegram chat"),
@@ -73,6 +111,7 @@ def alert_page(current: Page) -> Response:
     waiting = [d for d in alerts_repo.deliveries(current.db, alert.id) if d.delivered_at is None]
     empty = current.request.query_params.get("empty") == "1"
     return current.render("alert.html", alert=alert, categories=CATEGORY_NAMES, deliveries=DELIVERY_NAMES,
+                          step_names=STEP_NAMES, outcome=lambda note: outcome(current, note),
                           steps=alerts_repo.steps(current.db, alert.id), waiting=waiting,
                           problem=N_("Write the message to send first.") if empty else None)
 

@@ -168,7 +168,7 @@ def test_messages_in_the_partners_language(tmp_path: Path, capsys: pytest.Captur
     config = ["--config", str(ROOT / "config.yml")]
     assert main([*config, "campaign", "check", str(path), "--language", "fr"]) == 1
     out = capsys.readouterr().out
-    assert f"{path}:10: une tabulation : décale avec des espaces (deux par niveau)" in out
+    assert f"{path}:10: une tabulation : décalez avec des espaces (deux par niveau)" in out
     path.write_text(campaign_text(cities="pariss").replace(
         'closing: {fr: Merci !, en: Thank you!}', "closing: {fr: Merci !}"), encoding="utf-8")
     assert main([*config, "campaign", "check", str(path), "--language", "fr"]) == 1

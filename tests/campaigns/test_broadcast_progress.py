@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
 from bot.broadcast import BroadcastSettings, Flooded, Progress, Sent, progress_of
@@ -20,7 +20,7 @@ from bot.cli import main
 from bot.engine.messages import Outbound
 from storage import campaign_reports as reports
 from storage import invitations as queue
-from storage.models import Invitation
+from storage.models import Invitation, Participant, Participation, SurveyCompletion
 from tests.campaigns.test_broadcast import (
     NOON,
     broadcaster,
@@ -209,3 +209,63 @@ async def test_what_a_killed_sender_left_on_its_way_is_told_apart_and_never_sent
     assert "10 invitations may have arrived: the sender stopped while sending them. Not sent " \
            "again, so that nobody is invited twice." in printed
     assert "being sent now" not in printed and "Not sent yet" not in printed
+
+
+async def test_the_campaign_list_counts_what_the_status_page_counts(app: App) -> None:
+    chats = seed_participants(app.sessions, 8)
+    publish_campaign(app)
+    # Two refusals: those two are still waiting while six were invited.
+    telegram = FloodLimit(app, refusals=2)
+    sender = broadcaster(app, telegram)
+    sender.clock = lambda: NOON
+    sender.planner.plan()
+    await sender.round()
+    await sender.budget.aclose()
+    with app.sessions.begin() as session:
+        participants = session.scalars(select(Invitation.participant_id).where(Invitation.status == "sent")
+                                       .order_by(Invitation.participant_id).limit(3)).all()
+        session.add_all(SurveyCompletion(participant_id=p, campaign_id="quartier", campaign_version=1,
+                                         completed_at=NOON) for p in participants)
+    with app.sessions() as session:
+        groups = reports.progress_by_group(session, "quartier", [], "telegram")
+        listed = reports.totals(session, ["quartier", "nothing-yet"])
+    page: Counter[str] = Counter()
+    for counts in groups.values():
+        page.update(counts)
+    assert len(chats) == 8 and (page["invited"], page["completed"]) == (6, 3)
+    assert listed == {"quartier": Counter({"invited": 6, "completed": 3}), "nothing-yet": Counter()}
+
+
+def test_each_figure_counts_its_own_people_per_group(app: App) -> None:
+    younger = [f"{chat:032x}" for chat in seed_participants(app.sessions, 6)]
+    older = [f"{chat:032x}" for chat in seed_participants(app.sessions, 3, age_band="18-20",
+                                                         first_chat=800_000)]
+
+    def invitation(participant: str, status: str, *, kind: str = "invitation",
+                   response: str | None = None) -> Invitation:
+        return Invitation(campaign_id="quartier", campaign_version=1, participant_id=participant, kind=kind,
+                          status=status, due_at=NOON, attempts=1, created_at=NOON, response=response)
+
+    with app.sessions.begin() as session:
+        session.add_all([
+            invitation(younger[0], "sent"), invitation(younger[0], "sent", kind="reminder"),
+            invitation(younger[1], "sent", response="not_now"),
+            invitation(younger[2], "failed"), invitation(younger[3], "blocked"),
+            invitation(younger[4], "sent"), invitation(younger[5], "queued"),
+            invitation(older[0], "sent"), invitation(older[1], "sent"),
+            # Another campaign's rows count for nothing here.
+            Invitation(campaign_id="autre", campaign_version=1, participant_id=older[2], kind="invitation",
+                       status="sent", due_at=NOON, attempts=1, created_at=NOON),
+        ])
+        session.add_all(Participation(participant_id=p, campaign_id="quartier", campaign_version=1,
+                                      started_at=NOON) for p in (younger[0], younger[4], older[0]))
+        session.add_all(SurveyCompletion(participant_id=p, campaign_id="quartier", campaign_version=1,
+                                         completed_at=NOON) for p in (younger[0], older[0]))
+        session.execute(update(Participant).where(Participant.id == younger[4]).values(stopped_at=NOON))
+    with app.sessions() as session:
+        groups = reports.progress_by_group(session, "quartier", [], "telegram")
+    assert groups == {
+        ("lyon", "15-17"): Counter({"invited": 3, "failed": 1, "not_now": 1, "stopped": 2, "targeted": 1,
+                                    "reminded": 1, "started": 2, "completed": 1}),
+        ("lyon", "18-20"): Counter({"invited": 2, "started": 1, "completed": 1}),
+    }

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 
 from bot.app import App, build_app
 from bot.broadcast import Planner
-from bot.campaigns import publish
+from bot.campaigns import local_day, publish
+from bot.config import load_config
 from bot.engine.loader import load_survey
 from bot.schedule import in_quiet_hours, next_allowed
 from storage.models import Invitation, Participant, SurveyCompletion
@@ -141,3 +142,13 @@ def test_the_reminder_goes_once_to_those_invited_who_did_not_finish(deployment: 
     deployment.clock[0] += timedelta(days=3)
     assert deployment.planner.plan() == 0
     assert [kind for _, kind, _ in deployment.queued()].count("reminder") == 1
+
+
+def test_a_refusal_names_the_day_of_the_campaigns_city() -> None:
+    """Closed at 02:00 UTC on 2 June: still 1 June, 22:00, in Montréal; already 2 June in Lyon."""
+    config = load_config(Path(__file__).resolve().parents[2] / "config.yml")
+    montreal = load_survey(campaign_text(cities="montreal"))
+    lyon = load_survey(campaign_text(cities="lyon"))
+    assert local_day(config, montreal, utc(2026, 6, 2, 2, 0)) == "2026-06-01"
+    assert local_day(config, montreal, datetime(2026, 6, 2, 2, 0)) == "2026-06-01"  # naive: UTC
+    assert local_day(config, lyon, utc(2026, 6, 2, 2, 0)) == "2026-06-02"

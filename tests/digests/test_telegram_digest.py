@@ -35,7 +35,7 @@ async def test_text_then_one_photo_per_question_resuming_after_a_failure(emulato
     assert len(messages) == 1 + questions
     text = messages[0]["text"]
     assert text.startswith("Ce que disent les jeunes de Lyon\nDu 23 novembre 2026 au 30 novembre 2026")
-    assert "jeunes ont répondu" in text and "Le résumé complet est envoyé par e-mail." in text
+    assert "jeunes ont répondu" in text and "La synthèse complète est envoyée par e-mail." in text
     captions = [message["caption"] for message in messages[1:]]
     assert captions[0] == "Comment te déplaces-tu le plus souvent en ville ?"
     assert all(message["photo"][0]["file_size"] > 1000 for message in messages[1:])

@@ -189,3 +189,15 @@ def test_a_session_s_last_use_is_written_at_most_once_a_minute(site: Site) -> No
     site.clock.advance(timedelta(seconds=20))
     assert client.get("/campaigns").status_code == 200
     assert last_seen() == site.clock.now
+
+
+def test_the_audit_trail_names_each_action_in_the_reader_s_language(site: Site) -> None:
+    site.account("ana@example.org", "admin", language="fr")
+    admin = site.client("fr")
+    sign_in(admin, "ana@example.org")
+    token = csrf_of(admin.get("/admin/users").text)
+    admin.post("/admin/users", data={"csrf": token, "email": "leo@example.org", "name": "Léo",
+                                     "role": "council", "council": "lyon-council", "language": "fr"})
+    audit = admin.get("/admin/audit").text
+    assert 'compte créé <span class="hint">account_created</span>' in audit
+    assert 'connexion <span class="hint">signed_in</span>' in audit

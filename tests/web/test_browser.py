@@ -204,7 +204,8 @@ def test_the_console_in_a_real_browser(site: Site, tmp_path: Path, request: pyte
         assert message == "mon beau-père me frappe <b>fort</b>"
         fill(browser, "text", "Bonjour, nous avons lu ton message. Tu peux appeler le 119, jour et nuit.")
         submit(browser, "form[action$='/reply'] button")
-        assert "replied" in browser.find_element(By.XPATH, "//h2[text()='Historique']/following::table").text
+        history = browser.find_element(By.XPATH, "//h2[text()='Historique']/following::table").text
+        assert "réponse envoyée" in history
         shot("safeguarding-alert-fr")
         assert browser.execute_script("return document.scripts.length") == 0
         sign_out(browser)

@@ -93,6 +93,7 @@ def test_publish_follow_send_close_and_export(site: Site, signed_in: dict[str, T
     broadcast(site, "quartier")
     after = partner.get("/campaigns/quartier").text
     assert figure(after, "invited") == "12"
+    assert '<td class="num">12</td>' in partner.get("/campaigns").text
     assert "waiting to be sent" not in after and 'http-equiv="refresh"' not in after
 
     export = partner.get("/campaigns/quartier/export.xlsx")

@@ -30,7 +30,7 @@ def test_only_closed_campaigns_are_public(site: Site, tmp_path: Path) -> None:
     after = visitor.get("/results/lyon")
     assert "Ma ville" in after.text and "Comment te déplaces-tu le plus souvent en ville ?" in after.text
     # Counted at 09:00 UTC: 11:00 in Lyon, as its readers read the time.
-    assert "Chiffres au 1 juin 2026, 11:00." in after.text
+    assert "Chiffres au 1 juin 2026, 11:00 (heure de Lyon)." in after.text
     assert "set-cookie" not in after.headers
     assert after.headers["cache-control"] == "public, max-age=300"
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in after.text

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from html import unescape
+
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from bot import alerts
 from storage import repositories as repo
 from storage import safeguarding as alerts_repo
 from storage.models import SafeguardingAlert, SafeguardingDelivery
@@ -78,3 +82,46 @@ def test_a_partner_s_staff_see_only_their_partner_s_cities(site: Site) -> None:
     with site.app.sessions() as session:
         alert = alerts_repo.alert(session, montreal)
         assert alert is not None and alert.status == "open"
+
+
+def test_the_history_reads_in_french(site: Site) -> None:
+    ref = raise_alert(site, "lyon", "mon beau-père me frappe", "31")
+    site.account("veille@example.org", "safeguarding", language="fr")
+    staff = site.client("fr")
+    sign_in(staff, "veille@example.org")
+    history = staff.get(f"/alerts/{ref}").text
+    assert "<td>levée</td>\n<td>maltraitance ou violence à la maison</td>" in history
+    assert "<td>consultée</td>" in history
+    assert "<td>raised</td>" not in history and "abuse_at_home" not in history
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_what_the_bot_delivered_reads_in_the_reader_s_language(site: Site, language: str) -> None:
+    ref = raise_alert(site, "lyon", "mon beau-père me frappe", "32")
+    with site.app.sessions.begin() as session:
+        alert = alerts_repo.alert(session, ref)
+        assert alert is not None
+        for outcome in (alerts.TO_TELEGRAM.format(address="-1009876543210"),
+                        alerts.TO_EMAIL.format(address="veille@example.org"), alerts.RELAYED,
+                        alerts.NOT_RELAYED_UNREACHABLE.format(reason="403: bot was blocked by the user"),
+                        alerts.NOT_RELAYED_ERASED):
+            alerts_repo.record_step(session, alert.id, "bot", "delivered", site.clock(), outcome)
+    site.account(f"veille-{language}@example.org", "safeguarding", language=language)
+    staff = site.client(language)
+    sign_in(staff, f"veille-{language}@example.org")
+    history = unescape(staff.get(f"/alerts/{ref}").text)
+    expected = {
+        "fr": ["alerte remise au groupe Telegram de l’équipe",
+               "alerte envoyée par e-mail à veille@example.org",
+               "réponse transmise au ou à la jeune",
+               "réponse non transmise : le ou la jeune est injoignable (403: bot was blocked by the user)",
+               "réponse non transmise : le ou la jeune a effacé ses données"],
+        "en": ["alert delivered to the staff Telegram chat", "alert e-mailed to veille@example.org",
+               "reply relayed to the young person",
+               "reply not relayed: the young person cannot be reached (403: bot was blocked by the user)",
+               "reply not relayed: the young person erased their data"],
+    }[language]
+    for text in expected:
+        assert f"<td>{text}</td>" in history
+    # The staff chat's id is not on the page.
+    assert "9876543210" not in history
