@@ -32,5 +32,5 @@ class Figures:
 def count(session: Session, campaign_id: str, audiences: Sequence[Audience], channel: str,
           now: datetime) -> Figures:
     return Figures(reports.progress_by_group(session, campaign_id, list(audiences), channel),
-                   Progress(queue.counts(session, campaign_id), queue.next_due(session, campaign_id)),
+                   Progress(queue.counts(session, campaign_id, now), queue.next_due(session, campaign_id)),
                    now)

@@ -213,6 +213,9 @@ def test_the_status_page_tells_what_a_stopped_sender_left_on_its_way(site: Site)
     with site.app.sessions.begin() as session:
         claimed = queue.claim(session, "stopped:1", now, lease, 3, "telegram", "quartier")
         assert len(queue.mark_sending(session, [row.id for row in claimed], "stopped:1", now + lease)) == 3
+    # Within its lease, by the console's clock, the sender may still be at it.
+    page = english.get("/campaigns/quartier").text
+    assert "3 being sent now" in page and "may have arrived" not in page
     site.clock.advance(lease + timedelta(seconds=1))
     page = french.get("/campaigns/quartier").text
     assert "3 invitations sont peut-être arrivées : le bot s’est arrêté pendant leur envoi. " \
