@@ -298,6 +298,11 @@ class ApiCall:
         return json.loads(value) if isinstance(value, str) else value
 
 
+def without_buttons(message_id: int) -> Callable[[list[BotMessage]], BotMessage | None]:
+    """For `wait_until`: that message, once its buttons were taken off."""
+    return lambda ms: next((m for m in ms if m.message_id == message_id and not m.buttons), None)
+
+
 async def _post(http: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
     response = await http.post(path, json=payload)
     body = response.json()

@@ -34,6 +34,7 @@ from tests.support.telegram import (
     Mode,
     TelegramUser,
     free_port,
+    without_buttons,
 )
 
 pytestmark = pytest.mark.telegram
@@ -595,7 +596,7 @@ async def test_a_typed_answer_takes_the_buttons_off_the_question_it_answers(
         question = await chat.with_button("On foot")
         await chat.say("by bus", "What gets in your way")
         answered = await user.wait_until(
-            lambda ms: next((m for m in ms if m.message_id == question.message_id and not m.buttons), None),
+            without_buttons(question.message_id),
             what="the answered question without buttons")
         assert answered.text == question.text
         # Only the newest question has buttons left to press.
@@ -619,7 +620,7 @@ async def test_the_last_answer_takes_the_buttons_off_the_last_question(
         await chat.say("A youth centre that stays open late", "Thank you!")
         # Nothing is left to answer: no Back or Skip stays live under the last question.
         answered = await user.wait_until(
-            lambda ms: next((m for m in ms if m.message_id == last.message_id and not m.buttons), None),
+            without_buttons(last.message_id),
             what="the last question without buttons")
         assert answered.text == last.text
         assert [m.message_id for m in await user.messages() if m.buttons] == []
@@ -635,7 +636,7 @@ async def test_stop_takes_the_buttons_off_the_question_it_leaves(telegram_bot: E
         question = await chat.with_button("On foot")
         await chat.command("stop", "you will get no more messages")
         await user.wait_until(
-            lambda ms: next((m for m in ms if m.message_id == question.message_id and not m.buttons), None),
+            without_buttons(question.message_id),
             what="the left question without buttons")
         # Coming back asks it again, with buttons of its own.
         await chat.command("start", "Welcome back")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,14 @@ from bot.channels.telegram import CHANNEL, TelegramChannel, build_application
 from bot.engine.messages import Inbound
 from storage.db import normalise_url
 from storage.models import ChannelIdentity, PendingReply
-from tests.support.telegram import SECRET, BotMessage, EmulatedBot, Mode, TelegramUser, free_port
+from tests.support.telegram import (
+    SECRET,
+    EmulatedBot,
+    Mode,
+    TelegramUser,
+    free_port,
+    without_buttons,
+)
 from tests.telegram.botprocess import BotProcess
 from tests.telegram.test_bot import FAST, ROOT, Chat, onboard, text_update, until, youthvoice
 
@@ -84,10 +90,6 @@ def live_buttons(database: str, user: TelegramUser) -> int | None:
                 ChannelIdentity.external_id == str(user.chat_id)))
     finally:
         engine.dispose()
-
-
-def without_buttons(message_id: int) -> Callable[[list[BotMessage]], BotMessage | None]:
-    return lambda ms: next((m for m in ms if m.message_id == message_id and not m.buttons), None)
 
 
 async def test_after_a_kill_a_typed_answer_takes_the_old_buttons_off(
